@@ -1,0 +1,164 @@
+"""The request pipeline's gate: verify the token, then bind the request to its tenant.
+
+Everything a view can learn about "who is asking" is put on `flask.g` here, from the signed
+token and the database, never from the URL, a form field or a header the client picks:
+`g.tenant_id`, `g.tenant`, `g.user`, `g.role`, `g.permissions` and `g.db`, the request's
+tenant-bound session.
+"""
+
+import logging
+import uuid
+from datetime import UTC, datetime
+
+from blinker import Namespace
+from flask import current_app, g, redirect, request, url_for
+from flask_jwt_extended import (
+    create_access_token,
+    get_csrf_token,
+    get_jwt,
+    set_access_cookies,
+    unset_jwt_cookies,
+    verify_jwt_in_request,
+)
+from flask_jwt_extended.exceptions import CSRFError, JWTExtendedException
+from jwt.exceptions import PyJWTError
+
+from portal import tenancy
+from portal.auth.models import Membership, RevokedToken, Tenant, User
+from portal.auth.permissions import permissions_for
+from portal.web import ApiError, api_error, is_api_request, is_htmx
+
+log = logging.getLogger("portal.auth")
+
+signals = Namespace()
+# Sent with `reason=` whenever a request is refused for a tenant-context reason (bad or
+# revoked token, unknown or suspended tenant, no membership). Metrics count it.
+tenant_refused = signals.signal("tenant-refused")
+
+
+class Unauthorized(ApiError):
+    def __init__(self, reason: str, message: str = "Authentication required."):
+        super().__init__(401, message)
+        self.reason = reason
+
+
+def unauthorized_response(message: str = "Authentication required."):
+    if is_api_request():
+        response = api_error(401, message)
+        response.headers["WWW-Authenticate"] = 'Bearer realm="alphapulse"'
+    elif is_htmx():
+        response = current_app.make_response(("", 401))
+        response.headers["HX-Redirect"] = url_for("auth.login")
+    else:
+        target = request.full_path if request.method == "GET" else None
+        response = redirect(url_for("auth.login", next=target.rstrip("?") if target else None))
+    unset_jwt_cookies(response)
+    return response
+
+
+def _refuse(reason: str, message: str = "Authentication required."):
+    tenant_refused.send(current_app._get_current_object(), reason=reason)
+    log.info("request refused: %s", reason)
+    raise Unauthorized(reason, message)
+
+
+def issue_token(user: User, membership: Membership) -> str:
+    return create_access_token(
+        identity=str(user.id),
+        additional_claims={"tenant_id": str(membership.tenant_id), "role": membership.role},
+    )
+
+
+def _is_public_endpoint() -> bool:
+    if request.endpoint is None:  # no such route: the 404 handler answers
+        return True
+    if request.endpoint == "static":
+        return True
+    view = current_app.view_functions.get(request.endpoint)
+    return bool(getattr(view, "is_public", False))
+
+
+def _parse_uuid(value) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(str(value))
+    except (TypeError, ValueError):
+        return None
+
+
+def bind_request() -> None:
+    try:
+        verify_jwt_in_request()
+    except CSRFError:
+        raise ApiError(403, "Missing or invalid CSRF token; reload the page.", "csrf_failed")
+    except (JWTExtendedException, PyJWTError) as exc:
+        _refuse(f"invalid token: {type(exc).__name__}")
+    claims = get_jwt()
+    tenant_id = _parse_uuid(claims.get("tenant_id"))
+    user_id = _parse_uuid(claims.get("sub"))
+    jti = claims.get("jti")
+    if tenant_id is None or user_id is None or not jti:
+        _refuse("token without tenant, subject or id")
+
+    db = tenancy.tenant_session(tenant_id)
+    g.db = db
+    tenant = db.get(Tenant, tenant_id)
+    if tenant is None or not tenant.is_active:
+        _refuse("unknown or suspended tenant")
+    user = db.get(User, user_id)
+    if user is None or not user.is_active:
+        _refuse("unknown or deactivated user")
+    membership = db.get(Membership, (tenant_id, user_id))
+    if membership is None:
+        _refuse("user is not a member of the token's tenant")
+    if db.get(RevokedToken, (tenant_id, str(jti))) is not None:
+        _refuse("revoked token")
+    # Reads above opened a transaction; end it so each view starts clean.
+    db.rollback()
+
+    g.tenant_id = tenant_id
+    g.tenant = tenant
+    g.user = user
+    g.role = membership.role
+    g.permissions = permissions_for(membership.role)
+    g.jwt_claims = claims
+    g.csrf_token = claims.get("csrf")
+    from_cookie = (
+        "Authorization" not in request.headers
+        and current_app.config["JWT_ACCESS_COOKIE_NAME"] in request.cookies
+    )
+    remaining = datetime.fromtimestamp(claims["exp"], UTC) - datetime.now(UTC)
+    if from_cookie and remaining < current_app.config["TOKEN_REFRESH_WINDOW"]:
+        # Implicit refresh. Decided before the view runs so the page it renders already
+        # carries the new token's CSRF value in its forms.
+        g.refreshed_token = create_access_token(
+            identity=claims["sub"],
+            additional_claims={"tenant_id": claims["tenant_id"], "role": membership.role},
+        )
+        g.csrf_token = get_csrf_token(g.refreshed_token)
+
+
+def _send_refreshed_token(response):
+    token = g.get("refreshed_token")
+    if token and not g.get("token_replaced"):
+        set_access_cookies(response, token)
+    return response
+
+
+def init_app(app) -> None:
+    @app.before_request
+    def _load_tenant_context() -> None:
+        if _is_public_endpoint():
+            return
+        bind_request()
+
+    app.after_request(_send_refreshed_token)
+
+    @app.context_processor
+    def _tenant_switcher() -> dict:
+        def user_tenants():
+            from portal.auth.queries import active_memberships
+
+            user = g.get("user")
+            return active_memberships(user.id) if user else []
+
+        return {"user_tenants": user_tenants, "csrf_token": g.get("csrf_token", "")}

@@ -1,0 +1,44 @@
+"""Roles and the permissions they grant (names kept from the original system)."""
+
+from functools import wraps
+
+from flask import g
+
+from portal.web import ApiError
+
+VIEWER = frozenset({"view_alerts", "view_metrics", "view_portfolio", "view_trades"})
+TRADER = VIEWER | {"acknowledge_alerts", "create_alerts", "execute_trades", "view_system"}
+ADMIN = TRADER | {"manage_users", "view_audit_logs"}
+
+ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
+    "viewer": VIEWER,
+    "trader": frozenset(TRADER),
+    "admin": frozenset(ADMIN),
+}
+ROLES = tuple(ROLE_PERMISSIONS)
+
+
+def permissions_for(role: str) -> frozenset[str]:
+    return ROLE_PERMISSIONS.get(role, frozenset())
+
+
+def require_permission(permission: str):
+    """403 unless the signed-in membership's role grants `permission`."""
+
+    def decorator(view):
+        @wraps(view)
+        def wrapped(*args, **kwargs):
+            if permission not in g.get("permissions", frozenset()):
+                raise ApiError(403, f"Your role does not allow this ({permission}).")
+            return view(*args, **kwargs)
+
+        wrapped.required_permission = permission
+        return wrapped
+
+    return decorator
+
+
+def public(view):
+    """Marks a view that needs no token (login, token issue, health, metrics scrape)."""
+    view.is_public = True
+    return view

@@ -1,0 +1,108 @@
+"""Signing in, signing out and switching tenant: the only auth code that writes."""
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from flask import g
+
+from portal import tenancy
+from portal.audit import services as audit
+from portal.auth.models import RevokedToken, User
+from portal.auth.passwords import verify_password
+from portal.auth.queries import MembershipChoice, active_memberships, find_user, tenant_by_slug
+
+
+class LoginFailed(Exception):
+    def __init__(self, message: str, status: int = 401, field: str | None = None):
+        super().__init__(message)
+        self.message = message
+        self.status = status
+        self.field = field
+
+
+@dataclass(frozen=True)
+class SignIn:
+    user: User
+    membership: MembershipChoice
+
+
+INVALID_CREDENTIALS = "Invalid email or password."
+
+
+def authenticate(email: str, password: str, tenant_slug: str | None, *,
+                 require_tenant_choice: bool) -> SignIn:
+    """Check the password and pick the membership the token will carry.
+
+    With several memberships and no tenant named, a script must say which one
+    (`require_tenant_choice`); the browser starts in the first and offers the switcher.
+    """
+    user = find_user(email)
+    password_ok = verify_password(user.password_hash if user else None, password)
+    memberships = active_memberships(user.id) if user else []
+    wanted = (tenant_slug or "").strip().lower()
+    chosen = [m for m in memberships if m.slug == wanted] if wanted else memberships[:1]
+
+    if user is None or not password_ok or not user.is_active:
+        _audit_failure(user, memberships, wanted, email, "bad credentials")
+        raise LoginFailed(INVALID_CREDENTIALS)
+    if wanted and not chosen:
+        _audit_failure(user, memberships, wanted, email, "no active membership in tenant")
+        raise LoginFailed("You have no access to that organisation, or it is suspended.")
+    if not memberships:
+        raise LoginFailed("Your organisation's access is suspended or you have none.")
+    if not wanted and len(memberships) > 1 and require_tenant_choice:
+        raise LoginFailed(
+            "tenant: you belong to several tenants; name one of "
+            + ", ".join(m.slug for m in memberships),
+            status=400,
+            field="tenant",
+        )
+    choice = chosen[0]
+    with tenancy.tenant_session_scope(choice.tenant_id) as db:
+        audit.record(db, "auth.login", target_type="user", target_id=user.id,
+                     actor_id=user.id, actor_email=user.email)
+    return SignIn(user, choice)
+
+
+def _audit_failure(user, memberships, wanted, email, reason) -> None:
+    """A failed login lands in the audit log of the tenant it was aimed at, if any."""
+    if user is None:
+        return
+    target = None
+    if wanted:
+        tenant = tenant_by_slug(wanted)
+        if tenant and any(m.tenant_id == tenant.id for m in memberships):
+            target = tenant.id
+    elif len(memberships) == 1:
+        target = memberships[0].tenant_id
+    if target is None:
+        return
+    with tenancy.tenant_session_scope(target) as db:
+        audit.record(db, "auth.login_failed", target_type="user", target_id=user.id,
+                     details={"reason": reason}, actor_id=user.id, actor_email=email)
+
+
+def revoke_current_token(action: str = "auth.logout") -> None:
+    claims = g.jwt_claims
+    db = tenancy.session
+    db.add(
+        RevokedToken(
+            jti=str(claims["jti"]),
+            user_id=g.user.id,
+            expires_at=datetime.fromtimestamp(claims["exp"], UTC),
+        )
+    )
+    audit.record(db, action, target_type="user", target_id=g.user.id)
+    db.commit()
+
+
+def switch_tenant(slug: str) -> MembershipChoice | None:
+    """The membership to switch to, after checking it; the old token is revoked."""
+    wanted = slug.strip().lower()
+    choice = next((m for m in active_memberships(g.user.id) if m.slug == wanted), None)
+    if choice is None:
+        return None
+    revoke_current_token("auth.switch_out")
+    with tenancy.tenant_session_scope(choice.tenant_id) as db:
+        audit.record(db, "auth.switch_in", target_type="user", target_id=g.user.id)
+    return choice

@@ -1,0 +1,84 @@
+"""`flask --app wsgi <command>`: schema, demo data, prices."""
+
+import sys
+
+import click
+from flask import Flask, current_app
+
+from portal import migrate, tenancy
+
+
+def register(app: Flask) -> None:
+    app.cli.add_command(init_db)
+    app.cli.add_command(seed_demo)
+    app.cli.add_command(import_prices)
+    app.cli.add_command(demo)
+
+
+@click.command("init-db")
+def init_db() -> None:
+    """Bring the schema to the newest migration (as the owner connection)."""
+    from portal import pgsetup
+
+    engine = tenancy.get_engine(admin=True)
+    if engine.dialect.name == "postgresql":
+        pgsetup.ensure_app_role(engine, current_app.config["DATABASE_URL"])
+    migrate.upgrade(engine)
+    if engine.dialect.name == "postgresql":
+        pgsetup.grant_app_role(engine, current_app.config["DATABASE_URL"])
+    click.echo(f"Schema is at the newest migration ({engine.dialect.name}).")
+
+
+@click.command("seed-demo")
+def seed_demo() -> None:
+    """Create the demo tenants, users, prices, alerts and trades (idempotent)."""
+    from portal.seed import seed_demo as run
+
+    created = run()
+    for what, count in created.items():
+        click.echo(f"{what}: {count} created")
+
+
+@click.command("import-prices")
+@click.argument("file", type=click.File("r", encoding="utf-8-sig"))
+def import_prices(file) -> None:
+    """Load daily closes from a CSV with the header date,symbol,close."""
+    from portal.market.services import (
+        PriceFileError,
+        parse_price_rows,
+        prices_imported,
+    )
+    from portal.market.services import (
+        import_prices as load,
+    )
+
+    try:
+        rows = parse_price_rows(file)
+    except PriceFileError as exc:
+        click.echo(f"{file.name}: {exc}; nothing was imported.", err=True)
+        sys.exit(1)
+    with tenancy.unscoped_session(admin=True) as db:
+        result = load(db, rows)
+    prices_imported.send(current_app._get_current_object(), result=result)
+    click.echo(
+        f"Imported {result.rows} closes for {', '.join(result.symbols)}"
+        + (f" (new: {', '.join(result.new_symbols)})" if result.new_symbols else "")
+    )
+
+
+@click.command("demo")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True)
+@click.pass_context
+def demo(ctx, host: str, port: int) -> None:
+    """Migrate, seed the demo data, print the demo logins and serve the portal."""
+    from portal.seed import DEMO_PASSWORD, USERS
+
+    ctx.invoke(init_db)
+    ctx.invoke(seed_demo)
+    click.echo(f"\nAlphaPulse Portal: http://{host}:{port}/  (password for every demo user: "
+               f"{DEMO_PASSWORD})")
+    for email, _name, memberships in USERS:
+        roles = ", ".join(f"{role} in {slug}" for slug, role in memberships)
+        click.echo(f"  {email:22} {roles}")
+    current_app.run(host=host, port=port, debug=False, use_reloader=False)

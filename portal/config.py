@@ -1,0 +1,71 @@
+"""Settings, read once from the environment.
+
+Every setting has a development default so `flask --app wsgi run` works on a fresh checkout;
+outside development a missing secret is an error rather than a silent weak default.
+"""
+
+import os
+from datetime import timedelta
+
+HTMX_VERSION = "2.0.8"
+HTMX_DEFAULT_URL = f"https://cdn.jsdelivr.net/npm/htmx.org@{HTMX_VERSION}/dist/htmx.min.js"
+# SRI hash of the file above (the npm package's dist/htmx.min.js, which is what the CDN serves).
+HTMX_DEFAULT_INTEGRITY = "sha384-/TgkGk7p307TH7EXJDuUlgG3Ce1UVolAOFopFekQkkXihi5u/6OCvVKyz1W+idaz"
+
+DEV_SECRET = "dev-only-secret-change-me-in-production-0123456789"
+
+
+def _bool(value: str | None, default: bool) -> bool:
+    if value is None:
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def from_environment(instance_path: str) -> dict:
+    env = os.environ
+    portal_env = env.get("PORTAL_ENV", "development")
+    development = portal_env == "development"
+    secret = env.get("PORTAL_SECRET_KEY")
+    if not secret:
+        if not development:
+            raise RuntimeError("PORTAL_SECRET_KEY must be set outside development")
+        secret = DEV_SECRET
+    database_url = env.get(
+        "PORTAL_DATABASE_URL", f"sqlite:///{os.path.join(instance_path, 'portal.sqlite3')}"
+    )
+    return {
+        "PORTAL_ENV": portal_env,
+        "SECRET_KEY": secret,
+        "DATABASE_URL": database_url,
+        "ADMIN_DATABASE_URL": env.get("PORTAL_ADMIN_DATABASE_URL", database_url),
+        # flask-jwt-extended: a browser carries the token in an HttpOnly cookie, a script in
+        # an Authorization header. Cookies get double-submit CSRF protection.
+        "JWT_SECRET_KEY": env.get("PORTAL_JWT_SECRET_KEY", secret),
+        "JWT_ALGORITHM": "HS256",
+        "JWT_DECODE_ALGORITHMS": ["HS256"],
+        "JWT_TOKEN_LOCATION": ["headers", "cookies"],
+        "JWT_ACCESS_TOKEN_EXPIRES": timedelta(
+            seconds=int(env.get("PORTAL_TOKEN_TTL_SECONDS", "3600"))
+        ),
+        "JWT_COOKIE_SECURE": _bool(env.get("PORTAL_COOKIE_SECURE"), not development),
+        "JWT_COOKIE_SAMESITE": "Lax",
+        "JWT_COOKIE_CSRF_PROTECT": True,
+        "JWT_CSRF_CHECK_FORM": True,
+        "JWT_CSRF_IN_COOKIES": True,
+        "JWT_SESSION_COOKIE": True,
+        "JWT_ACCESS_COOKIE_NAME": "portal_access",
+        "JWT_ACCESS_CSRF_COOKIE_NAME": "portal_csrf",
+        "JWT_CSRF_FIELD_NAME": "csrf_token",
+        # A browser session whose token expires within this window gets a fresh one.
+        "TOKEN_REFRESH_WINDOW": timedelta(minutes=15),
+        "RATELIMIT_STORAGE_URI": env.get("PORTAL_RATELIMIT_STORAGE_URI", "memory://"),
+        "RATELIMIT_HEADERS_ENABLED": True,
+        "RATELIMIT_ENABLED": _bool(env.get("PORTAL_RATELIMIT_ENABLED"), True),
+        "LOGIN_LIMIT_PER_CLIENT": env.get("PORTAL_LOGIN_LIMIT_PER_CLIENT", "20 per minute"),
+        "LOGIN_LIMIT_PER_EMAIL": env.get("PORTAL_LOGIN_LIMIT_PER_EMAIL", "5 per minute"),
+        "HTMX_URL": env.get("PORTAL_HTMX_URL", HTMX_DEFAULT_URL),
+        "HTMX_INTEGRITY": env.get("PORTAL_HTMX_INTEGRITY", HTMX_DEFAULT_INTEGRITY),
+        "METRICS_TOKEN": env.get("PORTAL_METRICS_TOKEN") or None,
+        "TRADE_FEE_RATE": env.get("PORTAL_TRADE_FEE_RATE", "0.001"),
+        "LOG_LEVEL": env.get("PORTAL_LOG_LEVEL", "INFO"),
+    }

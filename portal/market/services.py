@@ -1,0 +1,156 @@
+"""Loading daily closes: the demo generator and the CSV importer."""
+
+import csv
+import re
+from dataclasses import dataclass
+from datetime import date, timedelta
+from decimal import Decimal, InvalidOperation
+
+import numpy as np
+from blinker import Namespace
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from portal.market.models import Instrument, Price
+
+signals = Namespace()
+# Sent after new closes are committed, so pending limit orders can be re-checked.
+prices_imported = signals.signal("prices-imported")
+
+SYMBOL = re.compile(r"^[A-Z][A-Z0-9.\-]{0,15}$")
+
+# Sector, starting price, market beta, sector loading, idiosyncratic daily volatility.
+DEMO_INSTRUMENTS = {
+    "AAPL": ("Apple Inc.", "Technology", 180.0, 1.15, 1.0, 0.011),
+    "MSFT": ("Microsoft Corp.", "Technology", 370.0, 1.05, 0.9, 0.010),
+    "NVDA": ("NVIDIA Corp.", "Technology", 450.0, 1.60, 1.2, 0.020),
+    "JPM": ("JPMorgan Chase & Co.", "Financials", 150.0, 1.10, 1.0, 0.010),
+    "GS": ("Goldman Sachs Group", "Financials", 340.0, 1.25, 1.1, 0.012),
+    "BAC": ("Bank of America", "Financials", 32.0, 1.20, 1.0, 0.012),
+    "XOM": ("Exxon Mobil Corp.", "Energy", 105.0, 0.80, 1.3, 0.011),
+    "CVX": ("Chevron Corp.", "Energy", 155.0, 0.85, 1.2, 0.011),
+    "JNJ": ("Johnson & Johnson", "Health Care", 160.0, 0.55, 0.8, 0.008),
+    "PFE": ("Pfizer Inc.", "Health Care", 35.0, 0.60, 0.9, 0.012),
+    "KO": ("Coca-Cola Co.", "Consumer Staples", 60.0, 0.50, 0.7, 0.007),
+    "PG": ("Procter & Gamble", "Consumer Staples", 150.0, 0.45, 0.7, 0.007),
+}
+DEMO_TRADING_DAYS = 756  # three years of weekdays
+
+
+def trading_days(count: int, last: date) -> list[date]:
+    days: list[date] = []
+    day = last
+    while len(days) < count:
+        if day.weekday() < 5:
+            days.append(day)
+        day -= timedelta(days=1)
+    return days[::-1]
+
+
+def demo_closes(last_day: date, seed: int = 20240101) -> dict[str, list[tuple[date, Decimal]]]:
+    """Deterministic closes from a one-market, one-factor-per-sector model.
+
+    Returns are market beta x market factor + sector loading x sector factor + noise, so
+    stocks of one sector move together and every stock moves with the market: the
+    correlation matrix has the block structure real equities show.
+    """
+    rng = np.random.default_rng(seed)
+    days = trading_days(DEMO_TRADING_DAYS, last_day)
+    n = len(days)
+    market = rng.normal(0.0004, 0.009, n)
+    sectors = sorted({spec[1] for spec in DEMO_INSTRUMENTS.values()})
+    sector_factor = {sector: rng.normal(0.0, 0.007, n) for sector in sectors}
+    closes = {}
+    for symbol, (_name, sector, start, beta, loading, idio) in DEMO_INSTRUMENTS.items():
+        returns = beta * market + loading * sector_factor[sector] + rng.normal(0.0, idio, n)
+        path = start * np.cumprod(1.0 + returns)
+        closes[symbol] = [
+            (day, Decimal(f"{value:.2f}")) for day, value in zip(days, path, strict=True)
+        ]
+    return closes
+
+
+def ensure_demo_market(db: Session, last_day: date) -> int:
+    """Create the demo instruments and their closes once; returns rows written."""
+    existing = set(db.scalars(select(Instrument.symbol)))
+    written = 0
+    closes = None
+    for symbol, (name, sector, *_rest) in DEMO_INSTRUMENTS.items():
+        if symbol in existing:
+            continue
+        closes = closes or demo_closes(last_day)
+        db.add(Instrument(symbol=symbol, name=name, sector=sector))
+        db.flush()
+        db.add_all(Price(symbol=symbol, day=day, close=close) for day, close in closes[symbol])
+        written += len(closes[symbol])
+    return written
+
+
+class PriceFileError(ValueError):
+    def __init__(self, line: int, message: str):
+        super().__init__(f"line {line}: {message}")
+        self.line = line
+
+
+@dataclass(frozen=True)
+class ImportResult:
+    rows: int
+    symbols: list[str]
+    new_symbols: list[str]
+
+
+def parse_price_rows(stream) -> list[tuple[date, str, Decimal]]:
+    """Every row or nothing: the first bad line raises with its number."""
+    reader = csv.reader(stream)
+    header = next(reader, None)
+    if header is None or [h.strip().lower() for h in header] != ["date", "symbol", "close"]:
+        raise PriceFileError(1, "the header must be exactly date,symbol,close")
+    rows = []
+    seen = set()
+    for line_number, row in enumerate(reader, start=2):
+        if not row or all(not cell.strip() for cell in row):
+            continue
+        if len(row) != 3:
+            raise PriceFileError(line_number, f"expected 3 fields, found {len(row)}")
+        raw_day, raw_symbol, raw_close = (cell.strip() for cell in row)
+        try:
+            day = date.fromisoformat(raw_day)
+        except ValueError:
+            raise PriceFileError(line_number, f"date {raw_day!r} is not YYYY-MM-DD") from None
+        symbol = raw_symbol.upper()
+        if not SYMBOL.match(symbol):
+            raise PriceFileError(line_number, f"symbol {raw_symbol!r} is not a ticker")
+        try:
+            close = Decimal(raw_close)
+        except InvalidOperation:
+            raise PriceFileError(line_number, f"close {raw_close!r} is not a number") from None
+        if not close.is_finite() or close <= 0:
+            raise PriceFileError(line_number, f"close {raw_close!r} must be positive")
+        if (symbol, day) in seen:
+            raise PriceFileError(line_number, f"{symbol} on {day} appears twice")
+        seen.add((symbol, day))
+        rows.append((day, symbol, close))
+    if not rows:
+        raise PriceFileError(2, "the file has no price rows")
+    return rows
+
+
+def import_prices(db: Session, rows: list[tuple[date, str, Decimal]]) -> ImportResult:
+    """Upsert closes; unknown symbols become instruments. The caller commits."""
+    known = set(db.scalars(select(Instrument.symbol)))
+    symbols = sorted({symbol for _day, symbol, _close in rows})
+    new_symbols = [symbol for symbol in symbols if symbol not in known]
+    for symbol in new_symbols:
+        db.add(Instrument(symbol=symbol, name=symbol, sector=""))
+    db.flush()
+    existing = {
+        (price.symbol, price.day): price
+        for price in db.scalars(select(Price).where(Price.symbol.in_(symbols)))
+    }
+    for day, symbol, close in rows:
+        price = existing.get((symbol, day))
+        if price is None:
+            db.add(Price(symbol=symbol, day=day, close=close))
+        else:
+            price.close = close
+    return ImportResult(len(rows), symbols, new_symbols)

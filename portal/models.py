@@ -1,0 +1,24 @@
+"""Imports every model so `Base.metadata` is complete (for Alembic and tests)."""
+
+from portal.alerts.models import Alert
+from portal.audit.models import AuditRecord
+from portal.auth.models import Membership, RevokedToken, Tenant, User
+from portal.db import Base
+from portal.idempotency import IdempotencyRecord
+from portal.market.models import Instrument, Price
+from portal.trades.models import Fill, Trade
+
+__all__ = [
+    "Alert",
+    "AuditRecord",
+    "Base",
+    "Fill",
+    "IdempotencyRecord",
+    "Instrument",
+    "Membership",
+    "Price",
+    "RevokedToken",
+    "Tenant",
+    "Trade",
+    "User",
+]

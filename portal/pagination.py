@@ -1,0 +1,72 @@
+"""Newest-first keyset pagination with an opaque cursor.
+
+A page is ordered by `(created_at DESC, id DESC)`; the cursor encodes the last row's pair, so
+the next page starts strictly after it however many rows arrive meanwhile. Each list's index
+leads with `tenant_id`, then `created_at`, so a page is one index range scan.
+"""
+
+import base64
+import json
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import Select, and_, or_
+
+from portal.web import ApiError
+
+DEFAULT_LIMIT = 50
+MAX_LIMIT = 200
+
+
+@dataclass(frozen=True)
+class Page:
+    items: list
+    next_cursor: str | None
+
+
+def parse_limit(raw: str | None) -> int:
+    if raw is None or raw == "":
+        return DEFAULT_LIMIT
+    try:
+        limit = int(raw)
+    except ValueError:
+        raise ApiError(400, "limit must be an integer between 1 and 200", "invalid_input", "limit")
+    if not 1 <= limit <= MAX_LIMIT:
+        raise ApiError(400, "limit must be between 1 and 200", "invalid_input", "limit")
+    return limit
+
+
+def encode_cursor(created_at: datetime, row_id: uuid.UUID) -> str:
+    raw = json.dumps([created_at.isoformat(), str(row_id)]).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        created_at, row_id = json.loads(base64.urlsafe_b64decode(padded.encode()))
+        return datetime.fromisoformat(created_at), uuid.UUID(row_id)
+    except (ValueError, TypeError, json.JSONDecodeError):
+        raise ApiError(400, "cursor is not valid", "invalid_input", "cursor")
+
+
+def paginate(stmt: Select, model, limit: int, cursor: str | None) -> Page:
+    """Run `stmt` (a select of `model`) one page at a time, newest first."""
+    if cursor:
+        created_at, row_id = decode_cursor(cursor)
+        stmt = stmt.where(
+            or_(
+                model.created_at < created_at,
+                and_(model.created_at == created_at, model.id < row_id),
+            )
+        )
+    from portal.tenancy import session
+
+    stmt = stmt.order_by(model.created_at.desc(), model.id.desc()).limit(limit + 1)
+    rows = list(session.scalars(stmt))
+    next_cursor = None
+    if len(rows) > limit:
+        rows = rows[:limit]
+        next_cursor = encode_cursor(rows[-1].created_at, rows[-1].id)
+    return Page(rows, next_cursor)

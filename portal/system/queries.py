@@ -1,0 +1,44 @@
+"""Read-only figures about the portal itself and the signed-in tenant."""
+
+from flask import current_app, g
+from sqlalchemy import func, select, text
+
+from portal import __version__, tenancy
+from portal.alerts.models import Alert
+from portal.trades.models import Trade
+
+
+def open_alert_count() -> int:
+    return tenancy.session.scalar(
+        select(func.count()).select_from(Alert).where(Alert.acknowledged_at.is_(None))
+    )
+
+
+def pending_order_count() -> int:
+    return tenancy.session.scalar(
+        select(func.count()).select_from(Trade).where(Trade.status == "pending")
+    )
+
+
+def status() -> dict:
+    tenant = g.tenant
+    return {
+        "tenant": {"name": tenant.name, "slug": tenant.slug, "plan": tenant.plan},
+        "user": {"id": str(g.user.id), "email": g.user.email, "name": g.user.display_name},
+        "role": g.role,
+        "permissions": sorted(g.permissions),
+        "open_alerts": open_alert_count(),
+        "pending_orders": pending_order_count(),
+        "version": __version__,
+        "database": tenancy.get_engine().dialect.name,
+    }
+
+
+def database_ready() -> bool:
+    try:
+        with tenancy.get_engine().connect() as connection:
+            connection.execute(text("SELECT 1"))
+        return True
+    except Exception:  # any failure to reach the database means "not ready"
+        current_app.logger.warning("health check: database unreachable", exc_info=True)
+        return False

@@ -1,0 +1,39 @@
+from flask import Blueprint
+
+from portal import __version__
+from portal.auth.permissions import public
+from portal.system import queries
+from portal.web import json_response, render_page
+
+bp = Blueprint("system", __name__)
+api = Blueprint("system_api", __name__, url_prefix="/api")
+
+
+@bp.get("/")
+def dashboard():
+    return render_page("system/dashboard.html", summary=queries.status())
+
+
+@bp.get("/status")
+def status_page():
+    return render_page("system/status.html", "content", summary=queries.status())
+
+
+@bp.get("/health")
+@public
+def health():
+    ready = queries.database_ready()
+    body = {"status": "ok" if ready else "unavailable", "database": "ok" if ready else "down",
+            "version": __version__}
+    return json_response(body, 200 if ready else 503)
+
+
+@api.get("/status")
+def status():
+    return json_response(queries.status())
+
+
+@bp.app_context_processor
+def _navigation_counts() -> dict:
+    # A callable, so only pages that show the badge pay for the count.
+    return {"open_alerts_count": queries.open_alert_count}

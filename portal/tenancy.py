@@ -1,0 +1,191 @@
+"""The tenant-bound session: the first wall between tenants.
+
+Every ORM statement run through a `TenantSession` is narrowed to the session's tenant:
+selects (joins, relationship and column loads, counts, `Session.get`) and ORM-enabled bulk
+UPDATE/DELETE get `tenant_id = :tenant` on every tenant-scoped entity they touch. New objects
+are stamped with the tenant before flush, and flushing another tenant's object raises. A
+session without a tenant refuses tenant-scoped statements instead of returning everything.
+
+On PostgreSQL each transaction also runs `set_config('app.tenant_id', …, true)`, which the
+row-level security policies (the second wall, see migrations) read. `true` makes the setting
+transaction-local, so nothing survives on a pooled connection.
+
+Blueprint code reaches the request's session through `portal.tenancy.session`. The only way
+to get an unscoped session is `unscoped_session()`, named so that every use stands out.
+"""
+
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from flask import current_app, g, has_app_context
+from sqlalchemy import event, text
+from sqlalchemy.orm import Session, sessionmaker, with_loader_criteria
+from werkzeug.local import LocalProxy
+
+from portal.db import TenantScoped
+
+
+class TenantContextError(RuntimeError):
+    """A tenant-scoped statement or flush without, or against, the session's tenant."""
+
+
+class TenantSession(Session):
+    """A session bound to exactly one tenant for its whole life."""
+
+    def __init__(self, *args, tenant_id: uuid.UUID, **kwargs):
+        if not isinstance(tenant_id, uuid.UUID):
+            raise TenantContextError("a tenant session needs a tenant id")
+        super().__init__(*args, **kwargs)
+        self.info["tenant_id"] = tenant_id
+
+    @property
+    def tenant_id(self) -> uuid.UUID:
+        return self.info["tenant_id"]
+
+
+class UnscopedSession(Session):
+    """Sees every tenant. For login, commands and migrations only."""
+
+
+def _tenant_scoped_mappers(state) -> bool:
+    return any(
+        issubclass(mapper.class_, TenantScoped) for mapper in state.all_mappers
+    )
+
+
+@event.listens_for(TenantSession, "do_orm_execute")
+def _filter_to_tenant(state) -> None:
+    if not (state.is_select or state.is_update or state.is_delete):
+        return
+    tenant_id = state.session.info.get("tenant_id")
+    if tenant_id is None:
+        if _tenant_scoped_mappers(state):
+            raise TenantContextError("tenant-scoped query without a tenant")
+        return
+    # `tenant_id` is a plain UUID captured by the lambda; SQLAlchemy tracks closure variables
+    # as bound parameters, so a cached statement never carries another tenant's value.
+    state.statement = state.statement.options(
+        with_loader_criteria(
+            TenantScoped,
+            lambda cls: cls.tenant_id == tenant_id,
+            include_aliases=True,
+        )
+    )
+
+
+@event.listens_for(TenantSession, "before_flush")
+def _stamp_and_check(session, _flush_context, _instances) -> None:
+    tenant_id = session.info.get("tenant_id")
+    for obj in session.new:
+        if not isinstance(obj, TenantScoped):
+            continue
+        if tenant_id is None:
+            raise TenantContextError("cannot add tenant data without a tenant")
+        if obj.tenant_id is None:
+            obj.tenant_id = tenant_id
+        elif obj.tenant_id != tenant_id:
+            raise TenantContextError("object belongs to another tenant")
+    for obj in list(session.dirty) + list(session.deleted):
+        if isinstance(obj, TenantScoped) and obj.tenant_id != tenant_id:
+            raise TenantContextError("object belongs to another tenant")
+
+
+@event.listens_for(TenantSession, "after_begin")
+def _set_database_tenant(session, _transaction, connection) -> None:
+    if connection.dialect.name == "postgresql":
+        connection.execute(
+            text("SELECT set_config('app.tenant_id', :tenant_id, true)"),
+            {"tenant_id": str(session.info["tenant_id"])},
+        )
+
+
+@event.listens_for(UnscopedSession, "after_begin")
+def _set_database_user(session, _transaction, connection) -> None:
+    # Login needs the signing-in user's memberships across tenants; the memberships policy
+    # admits rows of `app.user_id` for reading, nothing else.
+    user_id = session.info.get("user_id")
+    if user_id is not None and connection.dialect.name == "postgresql":
+        connection.execute(
+            text("SELECT set_config('app.user_id', :user_id, true)"),
+            {"user_id": str(user_id)},
+        )
+
+
+def _factories():
+    ext = current_app.extensions["portal_db"]
+    return ext
+
+
+def tenant_session(tenant_id: uuid.UUID, *, admin: bool = False) -> TenantSession:
+    return _factories()["admin_tenant" if admin else "tenant"](tenant_id=tenant_id)
+
+
+@contextmanager
+def tenant_session_scope(tenant_id: uuid.UUID, *, admin: bool = False) -> Iterator[TenantSession]:
+    """A tenant session outside a view (commands, seeding, login); commits on success.
+
+    `admin=True` connects as the owner role (seeding on PostgreSQL); the tenant filter and
+    the per-transaction tenant setting apply all the same.
+    """
+    db = tenant_session(tenant_id, admin=admin)
+    try:
+        yield db
+        db.commit()
+    except BaseException:
+        db.rollback()
+        raise
+    finally:
+        db.close()
+
+
+@contextmanager
+def unscoped_session(*, admin: bool = False, user_id: uuid.UUID | None = None):
+    """The one door past the tenant filter. `admin=True` connects as the owner role."""
+    factory = _factories()["admin" if admin else "unscoped"]
+    db = factory()
+    if user_id is not None:
+        db.info["user_id"] = user_id
+    try:
+        yield db
+        db.commit()
+    except BaseException:
+        db.rollback()
+        raise
+    finally:
+        db.close()
+
+
+def init_app(app) -> None:
+    from portal.db import make_engine
+
+    engine = make_engine(app.config["DATABASE_URL"])
+    admin_url = app.config["ADMIN_DATABASE_URL"]
+    admin_engine = engine if admin_url == app.config["DATABASE_URL"] else make_engine(admin_url)
+    app.extensions["portal_db"] = {
+        "engine": engine,
+        "admin_engine": admin_engine,
+        "tenant": sessionmaker(engine, class_=TenantSession, expire_on_commit=False),
+        "unscoped": sessionmaker(engine, class_=UnscopedSession, expire_on_commit=False),
+        "admin": sessionmaker(admin_engine, class_=UnscopedSession, expire_on_commit=False),
+        "admin_tenant": sessionmaker(admin_engine, class_=TenantSession, expire_on_commit=False),
+    }
+
+    @app.teardown_appcontext
+    def _close_request_session(_exc) -> None:
+        db = g.pop("db", None)
+        if db is not None:
+            db.close()
+
+
+def get_engine(admin: bool = False):
+    return _factories()["admin_engine" if admin else "engine"]
+
+
+def _request_session() -> TenantSession:
+    if not has_app_context() or "db" not in g:
+        raise TenantContextError("no tenant-bound session: this request has no tenant")
+    return g.db
+
+
+session: TenantSession = LocalProxy(_request_session)  # type: ignore[assignment]

@@ -1,0 +1,224 @@
+"""Where a response takes its shape: whole page, htmx fragment or JSON; and the errors.
+
+Views call `render_page` for HTML and `json_response`/`api_error` for JSON; which HTML
+(the whole page or one named block of it) is decided here, once.
+"""
+
+import logging
+import re
+import time
+import uuid
+from typing import Any
+
+from flask import (
+    Flask,
+    current_app,
+    g,
+    jsonify,
+    render_template,
+    request,
+)
+from jinja2_fragments.flask import render_block
+from pydantic import ValidationError
+from werkzeug.exceptions import HTTPException
+
+log = logging.getLogger("portal.request")
+
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+
+ERROR_CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    415: "unsupported_media_type",
+    422: "unprocessable",
+    429: "rate_limited",
+    500: "internal_error",
+    503: "unavailable",
+}
+
+
+class ApiError(Exception):
+    """An error with a status, a stable code and a message a person can act on."""
+
+    def __init__(
+        self, status: int, message: str, code: str | None = None, field: str | None = None
+    ):
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.code = code or ERROR_CODES.get(status, "error")
+        self.field = field
+
+
+class NotFound(ApiError):
+    def __init__(self, message: str = "Not found."):
+        super().__init__(404, message)
+
+
+def is_api_request() -> bool:
+    return request.path.startswith("/api/") or request.path == "/api"
+
+
+def is_htmx() -> bool:
+    return request.headers.get("HX-Request") == "true"
+
+
+def wants_fragment() -> bool:
+    """A fragment only for a plain htmx swap; boosted requests and history restores need the
+    whole page."""
+    return (
+        is_htmx()
+        and request.headers.get("HX-Boosted") != "true"
+        and request.headers.get("HX-History-Restore-Request") != "true"
+    )
+
+
+def render_page(template: str, block: str | None = None, status: int = 200, **context: Any):
+    if block and wants_fragment():
+        body = render_block(template, block, **context)
+    else:
+        body = render_template(template, **context)
+    response = current_app.make_response((body, status))
+    response.vary.add("HX-Request")
+    return response
+
+
+def json_response(payload: Any, status: int = 200, headers: dict | None = None):
+    response = jsonify(payload)
+    response.status_code = status
+    if headers:
+        response.headers.update(headers)
+    return response
+
+
+def error_payload(status: int, message: str, code: str | None = None, field: str | None = None):
+    error: dict[str, Any] = {"code": code or ERROR_CODES.get(status, "error"), "message": message}
+    if field:
+        error["field"] = field
+    return {"error": error}
+
+
+def api_error(status: int, message: str, code: str | None = None, field: str | None = None):
+    return json_response(error_payload(status, message, code, field), status)
+
+
+def validation_message(exc: ValidationError) -> tuple[str, str]:
+    """The first problem of a pydantic error as (field, sentence)."""
+    first = exc.errors()[0]
+    field = ".".join(str(part) for part in first.get("loc", ()) if part != "__root__") or "body"
+    message = first.get("msg", "is invalid")
+    message = message.removeprefix("Value error, ")
+    return field, f"{field}: {message}"
+
+
+def _error_response(status: int, message: str, code: str | None = None, field: str | None = None,
+                    headers: dict | None = None):
+    if is_api_request() or request.accept_mimetypes.best == "application/json":
+        response = api_error(status, message, code, field)
+    else:
+        response = current_app.make_response(
+            (render_template("error.html", status=status, message=message), status)
+        )
+    if headers:
+        response.headers.update(headers)
+    return response
+
+
+def register_errorhandlers(app: Flask) -> None:
+    @app.errorhandler(ApiError)
+    def _api_error(exc: ApiError):
+        if exc.status == 401:
+            from portal.auth.context import unauthorized_response
+
+            return unauthorized_response(exc.message)
+        return _error_response(exc.status, exc.message, exc.code, exc.field)
+
+    @app.errorhandler(ValidationError)
+    def _validation_error(exc: ValidationError):
+        field, message = validation_message(exc)
+        return _error_response(400, message, "invalid_input", field)
+
+    @app.errorhandler(HTTPException)
+    def _http_error(exc: HTTPException):
+        status = exc.code or 500
+        if status == 401:
+            from portal.auth.context import unauthorized_response
+
+            return unauthorized_response("Authentication required.")
+        headers = {}
+        if status == 429:
+            message = "Too many requests; slow down and retry later."
+        elif status == 405:
+            message = "Method not allowed."
+            headers = dict(exc.get_response().headers)
+            headers.pop("Content-Type", None)
+            headers.pop("Content-Length", None)
+        elif status == 404:
+            message = "Not found."
+        else:
+            message = exc.description or "Request failed."
+        return _error_response(status, message, headers=headers)
+
+    @app.errorhandler(Exception)
+    def _unexpected(exc: Exception):
+        log.exception("unhandled error")
+        return _error_response(500, "Something went wrong on our side. It has been logged.")
+
+
+def _security_headers(response):
+    htmx_url = current_app.config["HTMX_URL"]
+    integrity = current_app.config["HTMX_INTEGRITY"]
+    script_src = f"'self' {htmx_url}"
+    if integrity:
+        script_src += f" '{integrity}'"
+    response.headers.setdefault(
+        "Content-Security-Policy",
+        "default-src 'self'; "
+        f"script-src {script_src}; "
+        # htmx's own indicator styles are turned off in base.html; SVG charts and the
+        # heatmap colour cells with inline styles, which carry no script.
+        "style-src 'self' 'unsafe-inline'; "
+        "img-src 'self' data:; "
+        "connect-src 'self'; "
+        "frame-ancestors 'none'; base-uri 'self'; form-action 'self'",
+    )
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    response.headers.setdefault("X-Frame-Options", "DENY")
+    response.headers.setdefault("Referrer-Policy", "same-origin")
+    return response
+
+
+def init_app(app: Flask) -> None:
+    @app.before_request
+    def _start_request() -> None:
+        g.started_at = time.perf_counter()
+        incoming = request.headers.get("X-Request-ID", "")
+        g.request_id = incoming if _REQUEST_ID.match(incoming) else uuid.uuid4().hex
+
+    @app.after_request
+    def _finish_request(response):
+        response.headers["X-Request-ID"] = g.get("request_id", "")
+        _security_headers(response)
+        elapsed = time.perf_counter() - g.get("started_at", time.perf_counter())
+        g.request_seconds = elapsed
+        route = request.url_rule.rule if request.url_rule else "<unmatched>"
+        log.info(
+            "%s %s %s %.1fms", request.method, route, response.status_code, elapsed * 1000
+        )
+        return response
+
+    @app.context_processor
+    def _template_globals() -> dict:
+        return {
+            "htmx_url": current_app.config["HTMX_URL"],
+            "htmx_integrity": current_app.config["HTMX_INTEGRITY"],
+            "current_user": g.get("user"),
+            "current_tenant": g.get("tenant"),
+            "current_role": g.get("role"),
+            "permissions": g.get("permissions", frozenset()),
+            "can": lambda permission: permission in g.get("permissions", frozenset()),
+        }
