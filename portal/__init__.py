@@ -57,10 +57,12 @@ def register_request_context(app: Flask) -> None:
 
 
 def register_extensions(app: Flask) -> None:
+    from portal import observability
     from portal.extensions import jwt, limiter
 
     jwt.init_app(app)
     limiter.init_app(app)
+    observability.init_app(app)
 
 
 def register_blueprints(app: Flask) -> None:
@@ -74,6 +76,7 @@ def register_blueprints(app: Flask) -> None:
     from portal.correlation.views import bp as correlation
     from portal.metrics.views import api as metrics_api
     from portal.metrics.views import bp as metrics
+    from portal.observability import bp as internal
     from portal.system.views import api as system_api
     from portal.system.views import bp as system
     from portal.trades.views import api as trades_api
@@ -81,7 +84,7 @@ def register_blueprints(app: Flask) -> None:
 
     for blueprint in (
         auth, auth_api, system, system_api, alerts, alerts_api, trades, trades_api,
-        metrics, metrics_api, correlation, correlation_api, audit, audit_api,
+        metrics, metrics_api, correlation, correlation_api, audit, audit_api, internal,
     ):
         app.register_blueprint(blueprint)
 

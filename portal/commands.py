@@ -6,6 +6,7 @@ import click
 from flask import Flask, current_app
 
 from portal import migrate, tenancy
+from portal.trades.commands import register as register_trade_commands
 
 
 def register(app: Flask) -> None:
@@ -13,6 +14,7 @@ def register(app: Flask) -> None:
     app.cli.add_command(seed_demo)
     app.cli.add_command(import_prices)
     app.cli.add_command(demo)
+    register_trade_commands(app)
 
 
 @click.command("init-db")

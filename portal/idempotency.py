@@ -1,11 +1,22 @@
-"""Idempotency records: a retried POST with the same key returns the first answer."""
+"""Idempotency records: a retried POST with the same key returns the first answer.
 
+Keys belong to the tenant (the record is tenant-scoped) and to a scope such as
+`trades.create`, so one key can't replay another endpoint's answer. The same key with a
+different body is a client bug and answers 422.
+"""
+
+import hashlib
+import json
 from datetime import datetime
 
 from sqlalchemy import JSON, Integer, String
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, mapped_column
 
 from portal.db import Base, TenantScoped, UTCDateTime, utcnow
+from portal.web import ApiError
+
+MAX_KEY_LENGTH = 255
 
 
 class IdempotencyRecord(TenantScoped, Base):
@@ -17,3 +28,43 @@ class IdempotencyRecord(TenantScoped, Base):
     status_code: Mapped[int] = mapped_column(Integer)
     response_body: Mapped[dict] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+def request_fingerprint(payload) -> str:
+    canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def validate_key(key: str | None) -> str | None:
+    if key is None:
+        return None
+    key = key.strip()
+    if not key or len(key) > MAX_KEY_LENGTH or not key.isprintable():
+        raise ApiError(400, "Idempotency-Key must be 1-255 printable characters",
+                       "invalid_input", "Idempotency-Key")
+    return key
+
+
+def replay(db, scope: str, key: str | None, fingerprint: str) -> tuple[dict, int] | None:
+    """The stored answer for this key, or None when the key is new (or absent)."""
+    if key is None:
+        return None
+    record = db.get(IdempotencyRecord, (db.tenant_id, scope, key))
+    if record is None:
+        return None
+    if record.request_hash != fingerprint:
+        raise ApiError(422, "Idempotency-Key was already used with a different request",
+                       "idempotency_mismatch", "Idempotency-Key")
+    return record.response_body, record.status_code
+
+
+def remember(db, scope: str, key: str | None, fingerprint: str, body: dict, status: int) -> None:
+    """Store the answer in the same transaction as the change it describes."""
+    if key is not None:
+        db.add(IdempotencyRecord(scope=scope, key=key, request_hash=fingerprint,
+                                 status_code=status, response_body=body))
+
+
+def is_duplicate_key_race(exc: IntegrityError) -> bool:
+    """Two concurrent first requests with one key: the loser's insert hits the primary key."""
+    return "idempotency_records" in str(exc.orig) or "pk_idempotency_records" in str(exc.orig)
