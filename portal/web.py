@@ -222,3 +222,22 @@ def init_app(app: Flask) -> None:
             "permissions": g.get("permissions", frozenset()),
             "can": lambda permission: permission in g.get("permissions", frozenset()),
         }
+
+
+def get_or_404(model, raw_id: Any):
+    """The current tenant's row with this public id, else the one 404 every miss gets.
+
+    A malformed id, an unknown id and another tenant's id are indistinguishable.
+    """
+    from sqlalchemy import select
+
+    from portal.tenancy import session
+
+    try:
+        row_id = uuid.UUID(str(raw_id))
+    except ValueError:
+        raise NotFound()
+    row = session.scalar(select(model).where(model.id == row_id))
+    if row is None:
+        raise NotFound()
+    return row
