@@ -80,7 +80,16 @@ class Money(TypeDecorator):
     def process_result_value(self, value, dialect):
         if value is None:
             return None
-        return Decimal(value).normalize() if dialect.name == "sqlite" else Decimal(value)
+        return plain_decimal(Decimal(value))
+
+
+def plain_decimal(value: Decimal) -> Decimal:
+    """Drop trailing zeros without switching to exponent form: 100.0000 -> 100, 1.50 -> 1.5.
+
+    Both backends then read back the same digits (PostgreSQL pads NUMERIC to its scale).
+    """
+    value = value.normalize()
+    return value.quantize(Decimal(1)) if value == value.to_integral_value() else value
 
 
 def new_id() -> uuid.UUID:
