@@ -4,6 +4,7 @@ import sys
 
 import click
 from flask import Flask, current_app
+from flask.cli import with_appcontext
 
 from portal import migrate, tenancy
 from portal.trades.commands import register as register_trade_commands
@@ -18,6 +19,7 @@ def register(app: Flask) -> None:
 
 
 @click.command("init-db")
+@with_appcontext
 def init_db() -> None:
     """Bring the schema to the newest migration (as the owner connection)."""
     from portal import pgsetup
@@ -32,6 +34,7 @@ def init_db() -> None:
 
 
 @click.command("seed-demo")
+@with_appcontext
 def seed_demo() -> None:
     """Create the demo tenants, users, prices, alerts and trades (idempotent)."""
     from portal.seed import seed_demo as run
@@ -42,6 +45,7 @@ def seed_demo() -> None:
 
 
 @click.command("import-prices")
+@with_appcontext
 @click.argument("file", type=click.File("r", encoding="utf-8-sig"))
 def import_prices(file) -> None:
     """Load daily closes from a CSV with the header date,symbol,close."""
@@ -69,6 +73,7 @@ def import_prices(file) -> None:
 
 
 @click.command("demo")
+@with_appcontext
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True)
 @click.pass_context

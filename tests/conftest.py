@@ -198,34 +198,45 @@ class FreshTenant:
     emails: dict  # role -> email of a member with that role
 
 
+def make_fresh_tenant(app, name: str | None = None) -> FreshTenant:
+    """A new, empty tenant with an admin, a trader and a viewer."""
+
+    suffix = uuid.uuid4().hex[:8]
+    slug = f"t-{suffix}"
+    name = name or f"Test Fund {suffix}"
+    with app.app_context():
+        with tenancy.unscoped_session(admin=True) as db:
+            tenant = Tenant(slug=slug, name=name, plan="pro")
+            db.add(tenant)
+            password_hash = _test_password_hash()
+            users = {
+                role: User(email=f"{role}@{slug}.test", display_name=f"{role} {slug}",
+                           password_hash=password_hash)
+                for role in ("admin", "trader", "viewer")
+            }
+            db.add_all(users.values())
+            db.flush()
+            tenant_id = tenant.id
+            user_ids = {role: user.id for role, user in users.items()}
+        with tenancy.tenant_session_scope(tenant_id, admin=True) as db:
+            for role, user_id in user_ids.items():
+                db.add(Membership(user_id=user_id, role=role))
+    return FreshTenant(tenant_id, slug, name, {role: f"{role}@{slug}.test" for role in user_ids})
+
+
+_password_hash_cache: list[str] = []
+
+
+def _test_password_hash() -> str:
+    from portal.auth.passwords import hash_password
+
+    if not _password_hash_cache:
+        _password_hash_cache.append(hash_password("demo-password"))
+    return _password_hash_cache[0]
+
+
 @pytest.fixture
 def fresh_tenant(app):
-    """A new, empty tenant with an admin, a trader and a viewer: for tests that need exact,
-    hand-made data (metrics on known trades, counts from zero)."""
-
-    def make(name: str | None = None) -> FreshTenant:
-        from portal.auth.passwords import hash_password
-
-        suffix = uuid.uuid4().hex[:8]
-        slug = f"t-{suffix}"
-        with app.app_context():
-            with tenancy.unscoped_session(admin=True) as db:
-                tenant = Tenant(slug=slug, name=name or f"Test Fund {suffix}", plan="pro")
-                db.add(tenant)
-                password_hash = hash_password("demo-password")
-                users = {
-                    role: User(email=f"{role}@{slug}.test", display_name=f"{role} {slug}",
-                               password_hash=password_hash)
-                    for role in ("admin", "trader", "viewer")
-                }
-                db.add_all(users.values())
-                db.flush()
-                tenant_id = tenant.id
-                user_ids = {role: user.id for role, user in users.items()}
-            with tenancy.tenant_session_scope(tenant_id, admin=True) as db:
-                for role, user_id in user_ids.items():
-                    db.add(Membership(user_id=user_id, role=role))
-        return FreshTenant(tenant_id, slug, name or f"Test Fund {suffix}",
-                           {role: f"{role}@{slug}.test" for role in user_ids})
-
-    return make
+    """A new, empty tenant with an admin, a trader and a viewer (role@<slug>.test, password
+    demo-password): for tests that need exact, hand-made data."""
+    return lambda name=None: make_fresh_tenant(app, name)

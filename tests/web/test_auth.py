@@ -1,0 +1,355 @@
+"""Who gets in, as which tenant, and who is turned away with a 401 (SPEC §3)."""
+
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import jwt as pyjwt
+import pytest
+from sqlalchemy import select
+
+from portal import tenancy
+from portal.audit.models import AuditRecord
+from portal.auth.models import User
+from tests.conftest import build_app, mint_token
+
+DEMO_LOGINS = [
+    ("admin@acme.test", None, "acme", "admin"),
+    ("trader@acme.test", None, "acme", "trader"),
+    ("viewer@acme.test", None, "acme", "viewer"),
+    ("admin@globex.test", None, "globex", "admin"),
+    ("trader@globex.test", None, "globex", "trader"),
+    ("ops@example.test", "acme", "acme", "viewer"),
+    ("ops@example.test", "globex", "globex", "trader"),
+]
+
+
+def claims_of(app, token: str) -> dict:
+    return pyjwt.decode(token, app.config["JWT_SECRET_KEY"], algorithms=["HS256"])
+
+
+def forge(app, tenant, email="trader@acme.test", key=None, algorithm="HS256", **changes):
+    """A token shaped like ours, with chosen changes, signed with the app's key by default."""
+    with app.app_context(), tenancy.unscoped_session() as db:
+        user = db.scalar(select(User).where(User.email == email))
+    now = datetime.now(UTC)
+    claims = {
+        "sub": str(user.id), "tenant_id": str(tenant), "role": "admin",
+        "jti": str(uuid.uuid4()), "iat": now, "nbf": now, "exp": now + timedelta(minutes=30),
+        "type": "access", "fresh": False,
+    }
+    claims.update(changes)
+    claims = {name: value for name, value in claims.items() if value is not None}
+    if algorithm == "none":
+        return pyjwt.encode(claims, None, algorithm="none")
+    return pyjwt.encode(claims, key or app.config["JWT_SECRET_KEY"], algorithm=algorithm)
+
+
+def bearer(token: str) -> dict:
+    return {"Authorization": f"Bearer {token}"}
+
+
+@pytest.mark.parametrize(("email", "tenant", "expected_slug", "role"), DEMO_LOGINS)
+def test_every_active_demo_user_gets_a_token(client, app, email, tenant, expected_slug, role):
+    body = {"email": email, "password": "demo-password"}
+    if tenant:
+        body["tenant"] = tenant
+    response = client.post("/api/auth/token", json=body)
+    assert response.status_code == 200, response.json
+    assert response.json["token_type"] == "Bearer"
+    assert response.json["expires_in"] == 3600
+    claims = claims_of(app, response.json["access_token"])
+    assert {"sub", "tenant_id", "role", "jti", "iat", "exp"} <= set(claims)
+    assert claims["role"] == role
+    status = client.get("/api/status", headers=bearer(response.json["access_token"]))
+    assert status.json["tenant"]["slug"] == expected_slug
+    assert "tenant_id" not in status.text
+
+
+def test_the_suspended_tenants_user_gets_no_token(client):
+    response = client.post(
+        "/api/auth/token", json={"email": "user@initech.test", "password": "demo-password"}
+    )
+    assert response.status_code == 401
+    assert response.json["error"]["code"] == "unauthorized"
+
+
+def test_a_user_of_several_tenants_must_name_one(client):
+    response = client.post(
+        "/api/auth/token", json={"email": "ops@example.test", "password": "demo-password"}
+    )
+    assert response.status_code == 400
+    assert response.json["error"]["field"] == "tenant"
+
+
+def test_naming_a_tenant_you_do_not_belong_to_fails(client):
+    response = client.post("/api/auth/token", json={
+        "email": "trader@acme.test", "password": "demo-password", "tenant": "globex"})
+    assert response.status_code == 401
+
+
+@pytest.mark.parametrize("email", ["trader@acme.test", "nobody@nowhere.test"])
+def test_a_wrong_password_and_an_unknown_email_look_the_same(client, email):
+    response = client.post("/api/auth/token", json={"email": email, "password": "wrong"})
+    assert response.status_code == 401
+    assert response.json["error"]["message"] == "Invalid email or password."
+
+
+@pytest.mark.parametrize(("body", "field"), [
+    ({"password": "x"}, "email"),
+    ({"email": "trader@acme.test"}, "password"),
+    ({"email": "trader@acme.test", "password": "x", "role": "admin"}, "role"),
+    ({"email": 5, "password": "x"}, "email"),
+])
+def test_a_bad_token_request_names_the_field(client, body, field):
+    response = client.post("/api/auth/token", json=body)
+    assert response.status_code == 400
+    assert response.json["error"]["field"] == field
+
+
+def test_a_non_json_token_request_is_a_400(client):
+    response = client.post("/api/auth/token", data="email=x", content_type="text/plain")
+    assert response.status_code == 400
+    assert response.json["error"]["field"] == "body"
+
+
+class TestEvery401Case:
+    """SPEC §3's list, each answered with 401 (never 500), on the API, pages and htmx."""
+
+    @pytest.fixture
+    def cases(self, app, tenant_a, tenant_b):
+        with app.app_context(), tenancy.unscoped_session() as db:
+            from portal.auth.models import Tenant
+
+            initech = db.scalar(select(Tenant).where(Tenant.slug == "initech"))
+        return {
+            "malformed token": "not-a-jwt",
+            "bad signature": forge(app, tenant_a.id, key="another-key-" + "x" * 40),
+            "alg none": forge(app, tenant_a.id, algorithm="none"),
+            "expired": forge(app, tenant_a.id, exp=datetime.now(UTC) - timedelta(seconds=5),
+                             iat=datetime.now(UTC) - timedelta(hours=2)),
+            "missing tenant_id": forge(app, tenant_a.id, tenant_id=None),
+            "tenant_id not a uuid": forge(app, "acme"),
+            "unknown tenant": forge(app, uuid.uuid4()),
+            "suspended tenant": forge(app, initech.id, email="user@initech.test"),
+            "not a member of the token's tenant": forge(app, tenant_b.id),
+            "missing subject": forge(app, tenant_a.id, sub=None),
+            "unknown subject": forge(app, tenant_a.id, sub=str(uuid.uuid4())),
+        }
+
+    def test_api_answers_401_json(self, client, cases):
+        for name, token in cases.items():
+            response = client.get("/api/status", headers=bearer(token))
+            assert response.status_code == 401, name
+            assert response.json["error"]["code"] == "unauthorized", name
+            assert response.headers["WWW-Authenticate"].startswith("Bearer")
+
+    def test_no_token_at_all(self, client):
+        assert client.get("/api/status").status_code == 401
+        page = client.get("/status")
+        assert page.status_code == 302
+        assert page.location.startswith("/login")
+        htmx = client.get("/status", headers={"HX-Request": "true"})
+        assert htmx.status_code == 401
+        assert htmx.headers["HX-Redirect"] == "/login"
+
+    def test_pages_redirect_to_login(self, client, app, cases):
+        cookie = app.config["JWT_ACCESS_COOKIE_NAME"]
+        for name, token in cases.items():
+            client.set_cookie(cookie, token)
+            response = client.get("/status")
+            assert response.status_code == 302, name
+            assert response.location.startswith("/login"), name
+            htmx = client.get("/status", headers={"HX-Request": "true"})
+            assert htmx.status_code == 401, name
+            assert htmx.headers["HX-Redirect"] == "/login", name
+
+    def test_a_deactivated_user_is_refused(self, client, app, fresh_tenant):
+        tenant = fresh_tenant()
+        token = mint_token(app, tenant.emails["trader"], tenant.slug)
+        assert client.get("/api/status", headers=bearer(token)).status_code == 200
+        with app.app_context(), tenancy.unscoped_session(admin=True) as db:
+            user = db.scalar(select(User).where(User.email == tenant.emails["trader"]))
+            user.is_active = False
+        assert client.get("/api/status", headers=bearer(token)).status_code == 401
+
+    def test_a_token_after_api_logout_is_refused(self, client, app):
+        token = mint_token(app, "trader@acme.test")
+        assert client.post("/api/auth/logout", headers=bearer(token)).status_code == 200
+        assert client.get("/api/status", headers=bearer(token)).status_code == 401
+        # Logging out twice is also just a 401.
+        assert client.post("/api/auth/logout", headers=bearer(token)).status_code == 401
+
+    def test_a_suspended_tenants_existing_token_stops_working(self, client, app, fresh_tenant):
+        from portal.auth.models import Tenant
+
+        tenant = fresh_tenant()
+        token = mint_token(app, tenant.emails["viewer"], tenant.slug)
+        assert client.get("/api/status", headers=bearer(token)).status_code == 200
+        with app.app_context(), tenancy.unscoped_session(admin=True) as db:
+            db.get(Tenant, tenant.id).status = "suspended"
+        assert client.get("/api/status", headers=bearer(token)).status_code == 401
+
+
+class TestBrowserSession:
+    def test_login_sets_an_httponly_lax_cookie_and_a_csrf_cookie(self, client):
+        response = client.post("/login", data={
+            "email": "trader@acme.test", "password": "demo-password"})
+        assert response.status_code == 303
+        cookies = response.headers.getlist("Set-Cookie")
+        access = next(c for c in cookies if c.startswith("portal_access="))
+        csrf = next(c for c in cookies if c.startswith("portal_csrf="))
+        assert "HttpOnly" in access and "SameSite=Lax" in access
+        assert "HttpOnly" not in csrf  # htmx reads it to send the header
+        assert "Secure" not in access  # development over plain http
+
+    def test_cookies_are_secure_outside_development(self, database, monkeypatch):
+        monkeypatch.setenv("PORTAL_ENV", "production")
+        monkeypatch.setenv("PORTAL_SECRET_KEY", "a-production-secret-" + "y" * 32)
+        from portal.config import from_environment
+
+        assert from_environment("/tmp")["JWT_COOKIE_SECURE"] is True
+        monkeypatch.delenv("PORTAL_SECRET_KEY")
+        with pytest.raises(RuntimeError, match="PORTAL_SECRET_KEY"):
+            from_environment("/tmp")
+
+    def test_a_failed_login_rerenders_the_form_with_401(self, client):
+        response = client.post("/login", data={"email": "trader@acme.test", "password": "no"})
+        assert response.status_code == 401
+        assert "Invalid email or password." in response.text
+        assert "portal_access=" not in " ".join(response.headers.getlist("Set-Cookie"))
+
+    def test_login_redirects_only_to_local_next(self, client):
+        data = {"email": "trader@acme.test", "password": "demo-password"}
+        local = client.post("/login", data={**data, "next": "/status"})
+        assert local.location == "/status"
+        for evil in ("https://evil.test/", "//evil.test/x"):
+            response = client.post("/login", data={**data, "next": evil})
+            assert response.location == "/"
+
+    def test_logout_needs_the_csrf_token(self, browser_as):
+        browser = browser_as("trader@acme.test")
+        no_token = browser.client.post("/logout")
+        assert no_token.status_code == 403
+        wrong = browser.client.post("/logout", data={"csrf_token": "forged"})
+        assert wrong.status_code == 403
+        assert browser.get("/status").status_code == 200  # still signed in
+
+    def test_htmx_sends_csrf_in_a_header(self, browser_as):
+        browser = browser_as("trader@acme.test")
+        response = browser.post("/logout", htmx=True)
+        assert response.status_code == 303
+
+    def test_logout_revokes_the_token(self, browser_as, app):
+        browser = browser_as("trader@acme.test")
+        token = browser.client.get_cookie(app.config["JWT_ACCESS_COOKIE_NAME"]).value
+        assert browser.post("/logout").status_code == 303
+        # The browser dropped the cookie; a copy of the token kept elsewhere is dead too.
+        assert browser.client.get_cookie(app.config["JWT_ACCESS_COOKIE_NAME"]) is None
+        again = app.test_client()
+        again.set_cookie(app.config["JWT_ACCESS_COOKIE_NAME"], token)
+        assert again.get("/status").status_code == 302
+        assert again.get("/api/status", headers=bearer(token)).status_code == 401
+
+    def test_a_token_close_to_expiry_is_refreshed_implicitly(self, app, tenant_a):
+        client = app.test_client()
+        token = forge(app, tenant_a.id, exp=datetime.now(UTC) + timedelta(minutes=5),
+                      csrf=str(uuid.uuid4()))
+        client.set_cookie(app.config["JWT_ACCESS_COOKIE_NAME"], token)
+        response = client.get("/status")
+        assert response.status_code == 200
+        fresh = client.get_cookie(app.config["JWT_ACCESS_COOKIE_NAME"]).value
+        assert fresh != token
+        new_claims = claims_of(app, fresh)
+        assert new_claims["tenant_id"] == str(tenant_a.id)
+        assert new_claims["exp"] > datetime.now(UTC).timestamp() + 30 * 60
+        # The page already carries the new token's CSRF value.
+        assert new_claims["csrf"] in response.text
+
+    def test_a_fresh_token_is_not_reissued(self, browser_as):
+        browser = browser_as("trader@acme.test")
+        response = browser.get("/status")
+        assert not [c for c in response.headers.getlist("Set-Cookie") if "portal_access" in c]
+
+
+class TestTenantSwitch:
+    def test_ops_switches_from_acme_to_globex(self, browser_as, app, tenant_b):
+        browser = browser_as("ops@example.test", "acme")
+        old = browser.client.get_cookie(app.config["JWT_ACCESS_COOKIE_NAME"]).value
+        assert "Acme Capital" in browser.get("/").text
+        response = browser.post("/switch-tenant", data={"tenant": "globex"})
+        assert response.status_code == 303
+        page = browser.get("/")
+        assert "Globex Trading" in page.text
+        new = browser.client.get_cookie(app.config["JWT_ACCESS_COOKIE_NAME"]).value
+        assert claims_of(app, new)["tenant_id"] == str(tenant_b.id)
+        assert claims_of(app, new)["role"] == "trader"
+        # The acme token was revoked by the switch.
+        assert app.test_client().get("/api/status", headers=bearer(old)).status_code == 401
+
+    def test_switching_to_a_tenant_without_membership_is_refused(self, browser_as, app,
+                                                                   tenant_a):
+        browser = browser_as("trader@acme.test")
+        response = browser.post("/switch-tenant", data={"tenant": "globex"},
+                                follow_redirects=True)
+        assert "not a member" in response.text
+        token = browser.client.get_cookie(app.config["JWT_ACCESS_COOKIE_NAME"]).value
+        assert claims_of(app, token)["tenant_id"] == str(tenant_a.id)
+
+    def test_the_switcher_shows_only_for_several_memberships(self, browser_as):
+        assert 'id="tenant-switch"' in browser_as("ops@example.test", "acme").get("/").text
+        assert 'id="tenant-switch"' not in browser_as("trader@acme.test").get("/").text
+
+
+class TestLoginRateLimits:
+    @pytest.fixture
+    def limited_app(self, database):
+        return build_app(database, LOGIN_LIMIT_PER_EMAIL="3 per minute",
+                         LOGIN_LIMIT_PER_CLIENT="5 per minute")
+
+    def test_failures_per_email_are_limited_with_retry_after(self, limited_app):
+        client = limited_app.test_client()
+        body = {"email": "viewer@acme.test", "password": "wrong"}
+        codes = [client.post("/api/auth/token", json=body).status_code for _ in range(3)]
+        assert codes == [401, 401, 401]
+        blocked = client.post("/api/auth/token", json={**body, "password": "demo-password"})
+        assert blocked.status_code == 429
+        assert int(blocked.headers["Retry-After"]) > 0
+        assert blocked.json["error"]["code"] == "rate_limited"
+        # Another email from another address is not affected.
+        other = client.post("/api/auth/token",
+                            json={"email": "trader@acme.test", "password": "demo-password"},
+                            environ_base={"REMOTE_ADDR": "10.9.9.9"})
+        assert other.status_code == 200
+
+    def test_successful_logins_do_not_count(self, limited_app):
+        client = limited_app.test_client()
+        body = {"email": "admin@acme.test", "password": "demo-password"}
+        environ = {"REMOTE_ADDR": "10.1.1.1"}
+        codes = [client.post("/api/auth/token", json=body, environ_base=environ).status_code
+                 for _ in range(6)]
+        assert codes == [200] * 6
+
+    def test_failures_per_client_are_limited_across_emails(self, limited_app):
+        client = limited_app.test_client()
+        environ = {"REMOTE_ADDR": "10.2.2.2"}
+        codes = [
+            client.post("/login", data={"email": f"u{i}@x.test", "password": "no"},
+                        environ_base=environ).status_code
+            for i in range(6)
+        ]
+        assert codes == [401] * 5 + [429]
+
+
+def test_logins_and_failures_are_audited(client, app, fresh_tenant):
+    tenant = fresh_tenant()
+    client.post("/api/auth/token", json={"email": tenant.emails["admin"], "password": "bad"})
+    client.post("/api/auth/token",
+                json={"email": tenant.emails["admin"], "password": "demo-password"})
+    with app.app_context(), tenancy.tenant_session_scope(tenant.id) as db:
+        actions = [r.action for r in db.scalars(
+            select(AuditRecord).order_by(AuditRecord.created_at))]
+        record = db.scalar(select(AuditRecord).where(AuditRecord.action == "auth.login"))
+    assert actions == ["auth.login_failed", "auth.login"]
+    assert record.actor_email == tenant.emails["admin"]
+    assert record.client_addr == "127.0.0.1"
+    assert record.request_id
