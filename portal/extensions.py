@@ -2,8 +2,12 @@
 
 from flask_jwt_extended import JWTManager
 from flask_limiter import Limiter
-from flask_limiter.util import get_remote_address
+
+from portal.ratelimits import exempt_from_tenant_limit, request_key, tenant_plan_limit
 
 jwt = JWTManager()
-# No default limits: login and the API each declare their own keys and limits.
-limiter = Limiter(key_func=get_remote_address)
+limiter = Limiter(
+    key_func=request_key,
+    application_limits=[tenant_plan_limit],
+    application_limits_exempt_when=exempt_from_tenant_limit,
+)

@@ -302,7 +302,7 @@ class TestTenantSwitch:
 
 class TestLoginRateLimits:
     @pytest.fixture
-    def limited_app(self, database):
+    def limited_app(self, app, database):
         return build_app(database, LOGIN_LIMIT_PER_EMAIL="3 per minute",
                          LOGIN_LIMIT_PER_CLIENT="5 per minute")
 
@@ -353,3 +353,25 @@ def test_logins_and_failures_are_audited(client, app, fresh_tenant):
     assert record.actor_email == tenant.emails["admin"]
     assert record.client_addr == "127.0.0.1"
     assert record.request_id
+
+
+class TestApiRateLimitPerTenant:
+    def test_a_busy_tenant_is_limited_without_touching_another(self, database, tenant_a):
+        app = build_app(database, PLAN_RATE_LIMITS={"starter": "3 per minute",
+                                                    "pro": "5 per minute"})
+        client = app.test_client()
+        acme = bearer(mint_token(app, "trader@acme.test"))  # plan pro
+        globex = bearer(mint_token(app, "trader@globex.test"))  # plan starter
+        codes = [client.get("/api/status", headers=acme).status_code for _ in range(6)]
+        assert codes == [200] * 5 + [429]
+        limited = client.get("/api/status", headers=acme)
+        assert int(limited.headers["Retry-After"]) > 0
+        assert limited.json["error"]["code"] == "rate_limited"
+        # Another user of the same tenant shares the tenant's allowance...
+        admin = bearer(mint_token(app, "admin@acme.test"))
+        assert client.get("/api/status", headers=admin).status_code == 429
+        # ...while the other tenant still has all of its own.
+        codes = [client.get("/api/status", headers=globex).status_code for _ in range(4)]
+        assert codes == [200] * 3 + [429]
+        # Pages are not part of the API allowance.
+        assert client.get("/health").status_code == 200

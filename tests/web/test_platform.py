@@ -62,7 +62,7 @@ def test_security_headers_admit_only_the_pinned_htmx(client):
     assert f'src="{HTMX_DEFAULT_URL}"' in response.text
 
 
-def test_the_htmx_url_is_a_setting(database):
+def test_the_htmx_url_is_a_setting(app, database):
     url = "https://static.example.test/htmx.min.js"
     app = build_app(database, HTMX_URL=url)
     response = app.test_client().get("/login")
@@ -90,7 +90,7 @@ def test_unknown_page_is_a_friendly_404(client):
     assert "<h1>Not found</h1>" in response.text
 
 
-def test_a_crash_shows_no_stack_trace_or_sql(database):
+def test_a_crash_shows_no_stack_trace_or_sql(app, database):
     app = build_app(database)
 
     @app.get("/api/boom")
