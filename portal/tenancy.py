@@ -182,6 +182,17 @@ def get_engine(admin: bool = False):
     return _factories()["admin_engine" if admin else "engine"]
 
 
+def database_reachable() -> bool:
+    """Readiness: can the app's own connection run a trivial statement?"""
+    try:
+        with get_engine().connect() as connection:
+            connection.execute(text("SELECT 1"))
+        return True
+    except Exception:  # any failure to reach the database means "not ready"
+        current_app.logger.warning("database unreachable", exc_info=True)
+        return False
+
+
 def _request_session() -> TenantSession:
     if not has_app_context() or "db" not in g:
         raise TenantContextError("no tenant-bound session: this request has no tenant")

@@ -1,7 +1,7 @@
 """Read-only figures about the portal itself and the signed-in tenant."""
 
-from flask import current_app, g
-from sqlalchemy import func, select, text
+from flask import g
+from sqlalchemy import func, select
 
 from portal import __version__, tenancy
 from portal.alerts.models import Alert
@@ -35,10 +35,4 @@ def status() -> dict:
 
 
 def database_ready() -> bool:
-    try:
-        with tenancy.get_engine().connect() as connection:
-            connection.execute(text("SELECT 1"))
-        return True
-    except Exception:  # any failure to reach the database means "not ready"
-        current_app.logger.warning("health check: database unreachable", exc_info=True)
-        return False
+    return tenancy.database_reachable()
