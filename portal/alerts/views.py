@@ -1,4 +1,160 @@
-from flask import Blueprint
+"""Alerts: the list (filters, older pages, new alerts arriving by poll), one alert, raising
+and acknowledging. Pages, their htmx fragments and the JSON share the same queries."""
+
+import uuid
+from urllib.parse import urlsplit
+
+from flask import Blueprint, flash, redirect, request, url_for
+from pydantic import ValidationError
+
+from portal.alerts import queries, services
+from portal.alerts.models import SEVERITIES
+from portal.alerts.schemas import (
+    AlertCreate,
+    AlertFilters,
+    alert_json,
+    alert_page_json,
+    field_errors,
+)
+from portal.auth.permissions import require_permission
+from portal.db import utcnow
+from portal.idempotency import validate_key
+from portal.pagination import encode_cursor, parse_limit
+from portal.web import ApiError, is_htmx, json_response, render_page
 
 bp = Blueprint("alerts", __name__, url_prefix="/alerts")
 api = Blueprint("alerts_api", __name__, url_prefix="/api/alerts")
+
+
+# JSON, for scripts.
+
+@api.get("")
+@require_permission("view_alerts")
+def list_alerts():
+    filters = AlertFilters.from_query(request.args)
+    page = queries.list_alerts(
+        filters, parse_limit(request.args.get("limit")), request.args.get("cursor")
+    )
+    return json_response(alert_page_json(page))
+
+
+@api.post("")
+@require_permission("create_alerts")
+def create_alert():
+    payload = request.get_json(silent=True)
+    if not isinstance(payload, dict):
+        raise ApiError(400, "body: send a JSON object with title, severity, message, source "
+                       "and tags", "invalid_input", "body")
+    data = AlertCreate.model_validate(payload)
+    key = validate_key(request.headers.get("Idempotency-Key"))
+    body, status = services.create_alert_once(data, key)
+    location = url_for("alerts_api.get_alert", alert_id=body["id"])
+    return json_response(body, status, headers={"Location": location})
+
+
+@api.get("/<alert_id>")
+@require_permission("view_alerts")
+def get_alert(alert_id):
+    return json_response(alert_json(queries.get_alert(alert_id)))
+
+
+@api.post("/<alert_id>/acknowledge")
+@require_permission("acknowledge_alerts")
+def acknowledge_alert(alert_id):
+    alert = services.acknowledge(queries.get_alert(alert_id))
+    return json_response(alert_json(alert))
+
+
+# Pages and their fragments.
+
+def _list_context(args) -> dict:
+    """What the list page and its `alert_list` block show for these query arguments."""
+    filters = AlertFilters.from_query(args)
+    cursor = args.get("cursor") or None
+    limit = parse_limit(args.get("limit"))
+    page = queries.list_alerts(filters, limit, cursor)
+    query = filters.as_query()
+    if args.get("limit"):
+        query["limit"] = str(limit)
+    if page.items:
+        newest = encode_cursor(page.items[0].created_at, page.items[0].id)
+    else:
+        newest = encode_cursor(utcnow(), uuid.UUID(int=0))
+    return {
+        "filters": filters,
+        "page": page,
+        "cursor": cursor,
+        "query": query,
+        "after": newest,
+        "back_url": url_for("alerts.index", cursor=cursor, **query),
+        "severities": SEVERITIES,
+    }
+
+
+@bp.get("")
+@require_permission("view_alerts")
+def index():
+    return render_page("alerts/index.html", "alert_list", **_list_context(request.args))
+
+
+@bp.post("")
+@require_permission("create_alerts")
+def create():
+    try:
+        data = AlertCreate.from_form(request.form)
+    except ValidationError as exc:
+        return render_page("alerts/index.html", "alert_form", status=422, form=request.form,
+                           errors=field_errors(exc), **_list_context(request.args))
+    alert = services.create_alert(data)
+    if not is_htmx():
+        flash(f"Alert “{alert.title}” raised.", "success")
+        return redirect(url_for("alerts.index"), code=303)
+    response = render_page("alerts/index.html", "alert_form", created=alert,
+                           **_list_context(request.args))
+    # The list's poller listens for this and fetches the new alert at once.
+    response.headers["HX-Trigger"] = "alerts-changed"
+    return response
+
+
+@bp.get("/updates")
+@require_permission("view_alerts")
+def updates():
+    """Alerts newer than the newest one shown (`after`), as rows to put on top of the list."""
+    filters = AlertFilters.from_query(request.args)
+    after = request.args.get("after", "")
+    if not after:
+        raise ApiError(400, "after: the cursor of the newest alert shown is required",
+                       "invalid_input", "after")
+    alerts = queries.alerts_after(filters, after)
+    if not alerts:
+        return "", 204  # htmx keeps the current poller and its rows
+    query = filters.as_query()
+    return render_page("alerts/_updates.html", alerts=alerts, query=query,
+                       after=encode_cursor(alerts[0].created_at, alerts[0].id),
+                       back_url=url_for("alerts.index", **query))
+
+
+@bp.get("/<alert_id>")
+@require_permission("view_alerts")
+def detail(alert_id):
+    alert = queries.get_alert(alert_id)
+    names = queries.user_names([alert.created_by, alert.acknowledged_by])
+    return render_page("alerts/detail.html", "alert_detail", alert=alert, names=names)
+
+
+@bp.post("/<alert_id>/acknowledge")
+@require_permission("acknowledge_alerts")
+def acknowledge(alert_id):
+    alert = services.acknowledge(queries.get_alert(alert_id))
+    if is_htmx():
+        return render_page("alerts/_acknowledged.html", alert=alert)
+    return redirect(_back(request.form.get("next"), alert), code=303)
+
+
+def _back(target: str | None, alert) -> str:
+    """Where a plain form returns to: the page it came from, if that is one of ours."""
+    if target and target.startswith("/") and not target.startswith(("//", "/\\")):
+        parts = urlsplit(target)
+        if not parts.scheme and not parts.netloc:
+            return target
+    return url_for("alerts.detail", alert_id=alert.id)

@@ -1,0 +1,74 @@
+"""Reads of the signed-in tenant's alerts; the page, its fragments and the JSON share them."""
+
+import uuid
+
+from sqlalchemy import Select, and_, or_, select
+
+from portal.alerts.models import Alert
+from portal.alerts.schemas import AlertFilters
+from portal.auth.models import Membership, User
+from portal.pagination import MAX_LIMIT, Page, decode_cursor, paginate
+from portal.tenancy import session
+from portal.web import ApiError, get_or_404
+
+
+def _filtered(filters: AlertFilters) -> Select:
+    stmt = select(Alert)
+    if filters.severity is not None:
+        stmt = stmt.where(Alert.severity == filters.severity)
+    if filters.acknowledged is True:
+        stmt = stmt.where(Alert.acknowledged_at.is_not(None))
+    elif filters.acknowledged is False:
+        stmt = stmt.where(Alert.acknowledged_at.is_(None))
+    if filters.source is not None:
+        stmt = stmt.where(Alert.source == filters.source)
+    if filters.since is not None:
+        stmt = stmt.where(Alert.created_at >= filters.since)
+    if filters.until is not None:
+        stmt = stmt.where(Alert.created_at <= filters.until)
+    return stmt
+
+
+def list_alerts(filters: AlertFilters, limit: int, cursor: str | None) -> Page:
+    """One page of matching alerts, newest first."""
+    return paginate(_filtered(filters), Alert, limit, cursor)
+
+
+def alerts_after(filters: AlertFilters, after: str) -> list[Alert]:
+    """Matching alerts newer than the `after` cursor, newest first (what a poll adds on top).
+
+    At most MAX_LIMIT, the ones right after the cursor, so the next poll carries on from there.
+    """
+    try:
+        created_at, row_id = decode_cursor(after)
+    except ApiError:
+        raise ApiError(400, "after is not a valid cursor", "invalid_input", "after")
+    stmt = (
+        _filtered(filters)
+        .where(or_(Alert.created_at > created_at,
+                   and_(Alert.created_at == created_at, Alert.id > row_id)))
+        .order_by(Alert.created_at.asc(), Alert.id.asc())
+        .limit(MAX_LIMIT)
+    )
+    return list(reversed(session.scalars(stmt).all()))
+
+
+def get_alert(raw_id) -> Alert:
+    return get_or_404(Alert, raw_id)
+
+
+def user_names(ids) -> dict[uuid.UUID, str]:
+    """Display names for the people an alert mentions (its creator, who acknowledged it).
+
+    Only members of this tenant: users are a shared table, and the join through the
+    tenant-scoped memberships keeps anyone else's name out.
+    """
+    wanted = {user_id for user_id in ids if user_id is not None}
+    if not wanted:
+        return {}
+    rows = session.execute(
+        select(User.id, User.display_name, User.email)
+        .join(Membership, Membership.user_id == User.id)
+        .where(User.id.in_(wanted))
+    )
+    return {row.id: row.display_name or row.email for row in rows}

@@ -1,0 +1,82 @@
+"""Raising and acknowledging alerts: the only alert code that writes."""
+
+from flask import g
+from sqlalchemy import update
+from sqlalchemy.exc import IntegrityError
+
+from portal import idempotency
+from portal.alerts.models import Alert
+from portal.alerts.schemas import AlertCreate, alert_json
+from portal.audit import services as audit
+from portal.db import utcnow
+from portal.tenancy import session
+
+CREATE_SCOPE = "alerts.create"
+
+
+def _add_alert(data: AlertCreate) -> Alert:
+    alert = Alert(
+        title=data.title,
+        message=data.message,
+        severity=data.severity,
+        source=data.source,
+        tags=list(data.tags),
+        created_by=g.user.id,
+    )
+    session.add(alert)
+    session.flush()
+    audit.record(session, "alert.created", target_type="alert", target_id=alert.id,
+                 details={"severity": alert.severity, "title": alert.title})
+    return alert
+
+
+def create_alert(data: AlertCreate) -> Alert:
+    alert = _add_alert(data)
+    session.commit()
+    return alert
+
+
+def create_alert_once(data: AlertCreate, key: str | None) -> tuple[dict, int]:
+    """Create an alert and answer with its JSON; with an `Idempotency-Key`, a retry gets the
+    first answer back instead of a second alert (the same key with another body is a 422)."""
+    fingerprint = idempotency.request_fingerprint(data.model_dump(mode="json"))
+    stored = idempotency.replay(session, CREATE_SCOPE, key, fingerprint)
+    if stored is not None:
+        return stored
+    alert = _add_alert(data)
+    body = alert_json(alert)
+    idempotency.remember(session, CREATE_SCOPE, key, fingerprint, body, 201)
+    try:
+        session.commit()
+    except IntegrityError as exc:
+        # Two first requests with one key at once: the other one won; answer with its result.
+        session.rollback()
+        if key is None or not idempotency.is_duplicate_key_race(exc):
+            raise
+        stored = idempotency.replay(session, CREATE_SCOPE, key, fingerprint)
+        if stored is None:
+            raise
+        return stored
+    return body, 201
+
+
+def acknowledge(alert: Alert) -> Alert:
+    """Mark the alert acknowledged by the signed-in user, once.
+
+    Acknowledging again changes nothing: the first who and when stay, and only the first
+    acknowledgement is audited. The conditional UPDATE keeps that true when two operators
+    click at the same moment.
+    """
+    if alert.acknowledged_at is not None:
+        return alert
+    result = session.execute(
+        update(Alert)
+        .where(Alert.id == alert.id, Alert.acknowledged_at.is_(None))
+        .values(acknowledged_at=utcnow(), acknowledged_by=g.user.id)
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount == 1:
+        audit.record(session, "alert.acknowledged", target_type="alert", target_id=alert.id)
+    session.commit()
+    session.refresh(alert)
+    return alert
