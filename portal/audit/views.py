@@ -1,4 +1,32 @@
-from flask import Blueprint
+from flask import Blueprint, request
+
+from portal.audit import queries
+from portal.audit.schemas import AuditFilter, AuditPageOut
+from portal.auth.permissions import require_permission
+from portal.pagination import parse_limit
+from portal.web import json_response, render_page
 
 bp = Blueprint("audit", __name__, url_prefix="/audit")
 api = Blueprint("audit_api", __name__, url_prefix="/api/audit")
+
+
+def _requested_page():
+    args = request.args
+    return queries.audit_page(
+        AuditFilter.from_args(args), parse_limit(args.get("limit")), args.get("cursor") or None
+    )
+
+
+@api.get("")
+@require_permission("view_audit_logs")
+def list_records():
+    return json_response(AuditPageOut.of(_requested_page()).model_dump(mode="json"))
+
+
+@bp.get("")
+@require_permission("view_audit_logs")
+def page():
+    return render_page(
+        "audit/index.html", "records", page=_requested_page(), form=request.args,
+        actions=queries.recorded_actions(),
+    )

@@ -1,4 +1,59 @@
-from flask import Blueprint
+from flask import Blueprint, request
+from pydantic import ValidationError
+
+from portal.auth.permissions import require_permission
+from portal.correlation import queries, services
+from portal.correlation.schemas import (
+    LOOKBACK_CHOICES,
+    AnalysisOut,
+    AnalysisQuery,
+    MatrixOut,
+    MatrixQuery,
+)
+from portal.web import ApiError, json_response, render_page, validation_message
 
 bp = Blueprint("correlation", __name__, url_prefix="/correlation")
 api = Blueprint("correlation_api", __name__, url_prefix="/api/correlation")
+
+
+@api.get("/matrix")
+@require_permission("view_metrics")
+def matrix():
+    result = services.correlation_matrix(MatrixQuery.from_args(request.args))
+    return json_response(MatrixOut.of(result).model_dump(mode="json"))
+
+
+@api.get("/analysis")
+@require_permission("view_metrics")
+def analysis():
+    result = services.correlation_analysis(AnalysisQuery.from_args(request.args))
+    return json_response(AnalysisOut.of(result).model_dump(mode="json"))
+
+
+@bp.get("")
+@require_permission("view_metrics")
+def page():
+    result, error = None, None
+    try:
+        result = services.correlation_analysis(AnalysisQuery.from_args(request.args))
+    except ValidationError as exc:
+        error = validation_message(exc)[1]
+    except ApiError as exc:
+        if exc.status != 400:
+            raise
+        error = exc.message
+    # Errors are part of the answer here (shown beside the form), so the status stays 200 and
+    # htmx swaps them in like any result.
+    return render_page(
+        "correlation/index.html", "results", result=result, error=error, form=request.args,
+        lookback_choices=LOOKBACK_CHOICES, instruments=queries.instrument_symbols(),
+    )
+
+
+@bp.app_template_filter("heat_colour")
+def heat_colour(value: float) -> str:
+    """Diverging scale: blue at -1, white at 0, red at +1 (ColorBrewer RdBu ends)."""
+    end = (178, 24, 43) if value >= 0 else (33, 102, 172)
+    weight = min(abs(value), 1.0)
+    r, g, b = (round(255 + (channel - 255) * weight) for channel in end)
+    return f"rgb({r}, {g}, {b})"

@@ -1,0 +1,64 @@
+"""Audit log filters (query parameters) and the JSON shape of a record."""
+
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_serializer, field_validator
+
+
+class AuditFilter(BaseModel):
+    """`since` is inclusive, `until` exclusive; times without a zone are UTC."""
+
+    model_config = ConfigDict(extra="ignore", str_strip_whitespace=True)
+
+    action: str | None = Field(default=None, max_length=64)
+    since: datetime | None = None
+    until: datetime | None = None
+
+    @field_validator("since", "until")
+    @classmethod
+    def _utc(cls, value: datetime | None) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+    @classmethod
+    def from_args(cls, args) -> "AuditFilter":
+        # An empty form field ("all actions") means no filter, as when it is absent.
+        return cls.model_validate({key: value for key, value in args.items() if value != ""})
+
+
+class AuditRecordOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    created_at: datetime
+    actor_id: uuid.UUID | None
+    actor_email: str
+    action: str
+    target_type: str
+    target_id: str
+    client_addr: str
+    request_id: str
+    details: dict[str, Any]
+
+    @field_serializer("created_at")
+    def _iso_utc(self, value: datetime) -> str:
+        return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+    @field_validator("details", mode="before")
+    @classmethod
+    def _without_tenant(cls, details: dict | None) -> dict:
+        # The tenant is implied by the token; responses never name it.
+        return {k: v for k, v in (details or {}).items() if k != "tenant_id"}
+
+
+class AuditPageOut(BaseModel):
+    items: list[AuditRecordOut]
+    next_cursor: str | None
+
+    @classmethod
+    def of(cls, page) -> "AuditPageOut":
+        return cls(items=[AuditRecordOut.model_validate(row) for row in page.items],
+                   next_cursor=page.next_cursor)
