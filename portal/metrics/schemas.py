@@ -1,0 +1,178 @@
+"""Input of the metrics endpoints and the JSON they answer.
+
+Money and quantities are exact decimal strings (rounded to the 10 places the database keeps);
+ratios and statistics are floats; dates are ISO 8601, timestamps ISO 8601 UTC.
+"""
+
+from datetime import date, datetime
+from decimal import ROUND_HALF_EVEN, Decimal
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, PlainSerializer
+
+from portal.db import plain_decimal
+from portal.metrics.queries import DEFAULT_LOOKBACK_DAYS, DEFAULT_WINDOW
+
+_TEN_PLACES = Decimal("1e-10")
+
+
+def decimal_string(value: Decimal) -> str:
+    return format(plain_decimal(value.quantize(_TEN_PLACES, rounding=ROUND_HALF_EVEN)), "f")
+
+
+DecimalString = Annotated[Decimal, PlainSerializer(decimal_string, return_type=str)]
+Window = Literal["1d", "7d", "30d", "all"]
+LookbackDays = Annotated[int, Field(ge=30, le=1260)]
+
+
+class TradingQuery(BaseModel):
+    window: Window = DEFAULT_WINDOW
+
+
+class RiskQuery(BaseModel):
+    lookback_days: LookbackDays = DEFAULT_LOOKBACK_DAYS
+
+
+class OverviewQuery(TradingQuery, RiskQuery):
+    """The /metrics page's pickers: the trading window and the risk lookback."""
+
+
+class _Out(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+
+class PositionOut(_Out):
+    symbol: str
+    quantity: DecimalString
+    avg_cost: DecimalString
+    price: DecimalString
+    price_date: date | None
+    market_value: DecimalString
+    cost_basis: DecimalString
+    unrealized_pnl: DecimalString
+    weight: float | None
+
+
+class PortfolioTotalsOut(_Out):
+    market_value: DecimalString
+    cost_basis: DecimalString
+    unrealized_pnl: DecimalString
+    realized_pnl: DecimalString
+    positions: int
+
+
+class PortfolioOut(_Out):
+    positions: list[PositionOut]
+    totals: PortfolioTotalsOut
+    as_of: date | None
+
+
+class TradingOut(_Out):
+    window: Window
+    since: datetime | None
+    as_of: datetime
+    trades_by_status: dict[str, int]
+    trades_total: int
+    fills: int
+    notional_volume: DecimalString
+    fees: DecimalString
+    realized_pnl: DecimalString
+    closing_trades: int
+    winning_trades: int
+    win_rate: float | None
+
+
+class RiskOut(BaseModel):
+    lookback_days: int
+    observations: int
+    start: date
+    end: date
+    symbols: list[str]
+    risk_free_rate: float = 0.0
+    annualized_return: float
+    volatility: float
+    var_95: float
+    cvar_95: float
+    max_drawdown: float
+    sharpe_ratio: float | None
+    sortino_ratio: float | None
+    calmar_ratio: float | None
+
+    @classmethod
+    def from_risk(cls, risk) -> "RiskOut":
+        figures = risk.figures
+        return cls(
+            lookback_days=risk.lookback_days, observations=figures.observations,
+            start=risk.start, end=risk.end, symbols=risk.symbols,
+            annualized_return=figures.annualized_return, volatility=figures.volatility,
+            var_95=figures.var_95, cvar_95=figures.cvar_95, max_drawdown=figures.max_drawdown,
+            sharpe_ratio=figures.sharpe_ratio, sortino_ratio=figures.sortino_ratio,
+            calmar_ratio=figures.calmar_ratio,
+        )
+
+
+class RequestsOut(_Out):
+    since: datetime
+    count: int
+    client_errors: int
+    server_errors: int
+    mean_ms: float | None
+    p50_ms: float | None
+    p95_ms: float | None
+    max_ms: float | None
+    sample_size: int
+
+
+class MemoryOut(BaseModel):
+    total_bytes: int
+    used_bytes: int
+    percent: float
+
+
+class DiskOut(BaseModel):
+    path: str
+    total_bytes: int
+    used_bytes: int
+    free_bytes: int
+    percent: float
+
+
+class HostOut(BaseModel):
+    cpu_percent: float
+    cpu_count: int | None
+    memory: MemoryOut
+    disk: DiskOut
+
+
+class ProcessOut(BaseModel):
+    pid: int
+    rss_bytes: int
+    uptime_seconds: float
+
+
+class SystemOut(BaseModel):
+    host: HostOut
+    process: ProcessOut
+    requests: RequestsOut
+
+    @classmethod
+    def from_figures(cls, figures) -> "SystemOut":
+        return cls(
+            host=HostOut(
+                cpu_percent=figures.cpu_percent, cpu_count=figures.cpu_count,
+                memory=MemoryOut(total_bytes=figures.memory_total_bytes,
+                                 used_bytes=figures.memory_used_bytes,
+                                 percent=figures.memory_percent),
+                disk=DiskOut(path=figures.disk_path, total_bytes=figures.disk_total_bytes,
+                             used_bytes=figures.disk_used_bytes,
+                             free_bytes=figures.disk_free_bytes,
+                             percent=figures.disk_percent),
+            ),
+            process=ProcessOut(pid=figures.process_pid, rss_bytes=figures.process_rss_bytes,
+                               uptime_seconds=figures.process_uptime_seconds),
+            requests=RequestsOut.model_validate(figures.requests),
+        )
+
+
+def as_json(model: BaseModel) -> dict:
+    return model.model_dump(mode="json")
