@@ -11,7 +11,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Select, and_, or_
+from sqlalchemy import Select, tuple_
 
 from portal.web import ApiError
 
@@ -55,12 +55,9 @@ def paginate(stmt: Select, model, limit: int, cursor: str | None) -> Page:
     """Run `stmt` (a select of `model`) one page at a time, newest first."""
     if cursor:
         created_at, row_id = decode_cursor(cursor)
-        stmt = stmt.where(
-            or_(
-                model.created_at < created_at,
-                and_(model.created_at == created_at, model.id < row_id),
-            )
-        )
+        # A row-value comparison, so PostgreSQL starts the index range scan at the cursor
+        # instead of filtering its way down from the newest row.
+        stmt = stmt.where(tuple_(model.created_at, model.id) < tuple_(created_at, row_id))
     from portal.tenancy import session
 
     stmt = stmt.order_by(model.created_at.desc(), model.id.desc()).limit(limit + 1)

@@ -42,6 +42,13 @@ class Trade(TenantScoped, Base):
         back_populates="trade", order_by="Fill.executed_at", cascade="all, delete-orphan"
     )
 
+    @property
+    def notional(self) -> Decimal | None:
+        """What the fill cost or raised before the fee; None until the order fills."""
+        if self.fill_price is None:
+            return None
+        return self.fill_price * self.quantity
+
 
 class Fill(TenantScoped, Base):
     """An execution of a trade. Its composite key to `trades` cannot cross tenants."""

@@ -1,4 +1,179 @@
-from flask import Blueprint
+"""Trades: the JSON API for scripts and the order-entry pages for operators.
+
+Both call the same queries and services; the pages render named blocks of one template
+(`trades/index.html`) as htmx fragments.
+"""
+
+from flask import Blueprint, flash, redirect, request, url_for
+from pydantic import ValidationError
+
+from portal.auth.permissions import require_permission
+from portal.idempotency import validate_key
+from portal.pagination import parse_limit
+from portal.trades import queries, services
+from portal.trades.schemas import (
+    OrderRequest,
+    TradeFilters,
+    decimal_text,
+    field_errors,
+    order_from_form,
+    page_json,
+    trade_detail_json,
+)
+from portal.web import ApiError, json_response, render_page, wants_fragment
 
 bp = Blueprint("trades", __name__, url_prefix="/trades")
 api = Blueprint("trades_api", __name__, url_prefix="/api/trades")
+
+ORDER_FORM_DEFAULTS = {"symbol": "", "side": "buy", "quantity": "", "order_type": "market",
+                       "limit_price": ""}
+
+
+def _list_args():
+    return (TradeFilters.from_args(request.args), parse_limit(request.args.get("limit")),
+            request.args.get("cursor") or None)
+
+
+@bp.app_template_filter("decimal_text")
+def _decimal_text_filter(value) -> str:
+    return "" if value is None else decimal_text(value)
+
+
+# JSON API
+
+@api.get("")
+@require_permission("view_trades")
+def list_trades():
+    return json_response(page_json(queries.list_trades(*_list_args())))
+
+
+@api.get("/history")
+@require_permission("view_trades")
+def history():
+    return json_response(page_json(queries.history(*_list_args())))
+
+
+@api.get("/pending")
+@require_permission("view_trades")
+def pending():
+    return json_response(page_json(queries.pending(*_list_args())))
+
+
+@api.get("/<trade_id>")
+@require_permission("view_trades")
+def get_trade(trade_id):
+    return json_response(trade_detail_json(queries.get_trade(trade_id)))
+
+
+@api.post("")
+@require_permission("execute_trades")
+def place_order():
+    payload = request.get_json(silent=True)
+    if not isinstance(payload, dict):
+        raise ApiError(400, "body: send a JSON object with symbol, side, quantity, order_type",
+                       "invalid_input", "body")
+    key = validate_key(request.headers.get("Idempotency-Key"))
+    placement = services.place_order(OrderRequest.model_validate(payload), key)
+    headers = {"Location": url_for("trades_api.get_trade", trade_id=placement.body["id"])}
+    if placement.replayed:
+        headers["Idempotent-Replayed"] = "true"
+    return json_response(placement.body, placement.status, headers)
+
+
+@api.post("/<trade_id>/cancel")
+@require_permission("execute_trades")
+def cancel(trade_id):
+    return json_response(trade_detail_json(services.cancel_order(trade_id)))
+
+
+# Pages
+
+def _index(status: int = 200, block: str = "trades", history_cursor: str | None = None,
+           pending_cursor: str | None = None, **extra):
+    """The trades page (or, for htmx, its `block`): order form, pending orders, history."""
+    everything = TradeFilters()
+    context = {
+        "symbols": queries.tradable_symbols(),
+        "pending": queries.pending(everything, 20, pending_cursor),
+        "history": queries.history(everything, 25, history_cursor),
+        "history_cursor": history_cursor,
+        "pending_cursor": pending_cursor,
+        "form": ORDER_FORM_DEFAULTS,
+        "errors": {},
+        **extra,
+    }
+    return render_page("trades/index.html", block, status=status, **context)
+
+
+@bp.get("")
+@require_permission("view_trades")
+def index():
+    return _index()
+
+
+@bp.get("/history")
+@require_permission("view_trades")
+def history_page():
+    return _index(history_cursor=request.args.get("cursor") or None, block="history")
+
+
+@bp.get("/pending")
+@require_permission("view_trades")
+def pending_page():
+    return _index(pending_cursor=request.args.get("cursor") or None, block="pending")
+
+
+@bp.post("")
+@require_permission("execute_trades")
+def place():
+    form = order_from_form(request.form)
+    try:
+        placement = services.place_order(OrderRequest.model_validate(form))
+    except ValidationError as exc:
+        return _index(422, form=request.form, errors=field_errors(exc))
+    except ApiError as exc:
+        if exc.status not in (400, 422):
+            raise
+        return _index(422, form=request.form, errors={exc.field or "form": exc.message})
+    notice = _placed_notice(placement.body)
+    if wants_fragment():
+        return _index(notice=notice)
+    flash(notice, "ok")
+    return redirect(url_for("trades.index"), code=303)
+
+
+def _placed_notice(trade: dict) -> str:
+    what = f"{trade['side'].capitalize()} {trade['quantity']} {trade['symbol']}"
+    if trade["status"] == "filled":
+        return f"{what}: filled at {trade['fill_price']}, fee {trade['fee']}."
+    return f"{what}: limit order at {trade['limit_price']} is pending."
+
+
+@bp.get("/<trade_id>")
+@require_permission("view_trades")
+def detail(trade_id):
+    return render_page("trades/detail.html", "trade", trade=queries.get_trade(trade_id))
+
+
+@bp.post("/<trade_id>/cancel")
+@require_permission("execute_trades")
+def cancel_page(trade_id):
+    from_detail = request.form.get("return_to") == "detail"
+    try:
+        trade = services.cancel_order(trade_id)
+    except ApiError as exc:
+        if exc.status != 409:
+            raise
+        if from_detail:
+            return render_page("trades/detail.html", "trade", status=409,
+                               trade=queries.get_trade(trade_id), error=exc.message)
+        return _index(409, error=exc.message)
+    notice = f"Cancelled the {trade.side} order for {decimal_text(trade.quantity)} {trade.symbol}."
+    if wants_fragment():
+        if from_detail:
+            return render_page("trades/detail.html", "trade", trade=trade, notice=notice)
+        return _index(notice=notice)
+    flash(notice, "ok")
+    target = url_for("trades.detail", trade_id=trade.id) if from_detail else url_for(
+        "trades.index")
+    return redirect(target, code=303)

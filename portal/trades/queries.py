@@ -1,0 +1,77 @@
+"""Reads of the tenant's orders and trades. Every one runs on the tenant-bound session."""
+
+from decimal import Decimal
+
+from sqlalchemy import Select, select
+
+from portal.market.models import Instrument
+from portal.pagination import Page, paginate
+from portal.tenancy import session
+from portal.trades.models import FINISHED_STATUSES, Trade
+from portal.trades.schemas import TradeFilters
+from portal.web import get_or_404
+
+
+def _filtered(filters: TradeFilters) -> Select:
+    stmt = select(Trade)
+    if filters.symbol:
+        stmt = stmt.where(Trade.symbol == filters.symbol)
+    if filters.side:
+        stmt = stmt.where(Trade.side == filters.side)
+    if filters.status:
+        stmt = stmt.where(Trade.status == filters.status)
+    if filters.since:
+        stmt = stmt.where(Trade.created_at >= filters.since)
+    if filters.until:
+        stmt = stmt.where(Trade.created_at < filters.until)
+    return stmt
+
+
+def list_trades(filters: TradeFilters, limit: int, cursor: str | None) -> Page:
+    return paginate(_filtered(filters), Trade, limit, cursor)
+
+
+def history(filters: TradeFilters, limit: int, cursor: str | None) -> Page:
+    """Finished trades: filled, cancelled or rejected."""
+    stmt = _filtered(filters).where(Trade.status.in_(FINISHED_STATUSES))
+    return paginate(stmt, Trade, limit, cursor)
+
+
+def pending(filters: TradeFilters, limit: int, cursor: str | None) -> Page:
+    stmt = _filtered(filters).where(Trade.status == "pending")
+    return paginate(stmt, Trade, limit, cursor)
+
+
+def get_trade(raw_id) -> Trade:
+    """One trade (its fills load on access, through the same tenant-bound session).
+
+    Another tenant's id answers the same 404 as a random one."""
+    return get_or_404(Trade, raw_id)
+
+
+def tradable_symbols() -> list[str]:
+    return list(session.scalars(select(Instrument.symbol).order_by(Instrument.symbol)))
+
+
+def instrument_exists(symbol: str) -> bool:
+    return session.get(Instrument, symbol) is not None
+
+
+def sellable_quantity(symbol: str) -> Decimal:
+    """What may still be sold: the filled position less what pending sells already reserve.
+
+    Summed in Python: SQLite keeps Money as text, and its SUM would go through floats.
+    """
+    rows = session.execute(
+        select(Trade.side, Trade.status, Trade.quantity).where(
+            Trade.symbol == symbol,
+            Trade.status.in_(("filled", "pending")),
+        )
+    )
+    available = Decimal(0)
+    for side, status, quantity in rows:
+        if status == "filled":
+            available += quantity if side == "buy" else -quantity
+        elif side == "sell":
+            available -= quantity
+    return available

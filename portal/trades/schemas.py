@@ -1,0 +1,190 @@
+"""Order input, list filters and the trade JSON shape.
+
+Quantities and prices are `Decimal` from the request to the database and back; JSON carries
+them as strings so no digit is lost to a float on either side.
+"""
+
+import uuid
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Annotated, Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
+
+from portal.db import plain_decimal
+from portal.market.services import SYMBOL
+from portal.pagination import Page
+
+
+def decimal_text(value: Decimal) -> str:
+    """Plain digits, never exponent form: 1E+3 -> "1000", 1E-7 -> "0.0000001"."""
+    return format(plain_decimal(value), "f")
+
+
+def _utc(value: datetime) -> datetime:
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+# Money columns hold 28 digits, 10 after the point: input is capped so storage stays exact.
+Quantity = Annotated[
+    Decimal, Field(gt=0, le=Decimal("1e12"), max_digits=28, decimal_places=10)
+]
+LimitPrice = Annotated[
+    Decimal, Field(gt=0, le=Decimal("1e9"), max_digits=28, decimal_places=10)
+]
+DecimalText = Annotated[Decimal, PlainSerializer(decimal_text, return_type=str)]
+UtcText = Annotated[
+    datetime, PlainSerializer(lambda value: _utc(value).isoformat(), return_type=str)
+]
+
+
+class OrderRequest(BaseModel):
+    """`POST /api/trades` and the order form. The symbol is checked against instruments by
+    the service, which has the database."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    symbol: str = Field(min_length=1, max_length=16)
+    side: Literal["buy", "sell"]
+    quantity: Quantity
+    order_type: Literal["market", "limit"]
+    limit_price: LimitPrice | None = Field(default=None, validate_default=True)
+
+    @field_validator("symbol")
+    @classmethod
+    def _ticker(cls, value: str) -> str:
+        return value.upper()
+
+    @field_validator("side", "order_type", mode="before")
+    @classmethod
+    def _lower(cls, value):
+        return value.strip().lower() if isinstance(value, str) else value
+
+    @field_validator("quantity", "limit_price")
+    @classmethod
+    def _plain(cls, value: Decimal | None) -> Decimal | None:
+        return None if value is None else plain_decimal(value)
+
+    @field_validator("limit_price")
+    @classmethod
+    def _limit_price_matches_type(cls, value: Decimal | None, info: ValidationInfo):
+        order_type = info.data.get("order_type")
+        if order_type == "limit" and value is None:
+            raise ValueError("a limit order needs a limit_price")
+        if order_type == "market" and value is not None:
+            raise ValueError("a market order takes no limit_price")
+        return value
+
+
+ORDER_FIELDS = ("symbol", "side", "quantity", "order_type", "limit_price")
+
+
+def order_from_form(form) -> dict:
+    """The order fields of an HTML form; an empty limit price means "none" there."""
+    data = {name: form.get(name, "") for name in ORDER_FIELDS}
+    if not data["limit_price"].strip():
+        data["limit_price"] = None
+    return data
+
+
+def field_errors(exc: ValidationError) -> dict[str, str]:
+    """First message per field, for inline form errors."""
+    errors: dict[str, str] = {}
+    for error in exc.errors():
+        field = str(error["loc"][0]) if error.get("loc") else "form"
+        errors.setdefault(field, error["msg"].removeprefix("Value error, "))
+    return errors
+
+
+class TradeFilters(BaseModel):
+    """Query-string filters of the trade lists. Unknown values answer 400, naming the field."""
+
+    model_config = ConfigDict(str_strip_whitespace=True)
+
+    symbol: str | None = Field(default=None, max_length=16)
+    side: Literal["buy", "sell"] | None = None
+    status: Literal["pending", "filled", "cancelled", "rejected"] | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+
+    @field_validator("symbol")
+    @classmethod
+    def _ticker(cls, value: str | None) -> str | None:
+        if not value:
+            return None
+        value = value.upper()
+        if not SYMBOL.match(value):
+            raise ValueError("symbol must be a ticker such as AAPL")
+        return value
+
+    @field_validator("side", "status", "since", "until", mode="before")
+    @classmethod
+    def _blank_is_none(cls, value):
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("since", "until")
+    @classmethod
+    def _aware(cls, value: datetime | None) -> datetime | None:
+        return None if value is None else _utc(value)
+
+    @classmethod
+    def from_args(cls, args) -> "TradeFilters":
+        return cls.model_validate({name: args.get(name) for name in cls.model_fields})
+
+
+class FillOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    price: DecimalText
+    quantity: DecimalText
+    fee: DecimalText
+    executed_at: UtcText
+
+
+class TradeOut(BaseModel):
+    """The trade JSON contract. Built from named attributes, so nothing else (such as the
+    tenant) can slip in."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    symbol: str
+    side: str
+    quantity: DecimalText
+    order_type: str
+    limit_price: DecimalText | None
+    status: str
+    fill_price: DecimalText | None
+    fee: DecimalText
+    notional: DecimalText | None
+    created_at: UtcText
+    filled_at: UtcText | None
+    cancelled_at: UtcText | None
+    reject_reason: str | None
+    created_by: uuid.UUID | None
+
+
+class TradeDetailOut(TradeOut):
+    fills: list[FillOut]
+
+
+def trade_json(trade) -> dict:
+    return TradeOut.model_validate(trade).model_dump(mode="json")
+
+
+def trade_detail_json(trade) -> dict:
+    return TradeDetailOut.model_validate(trade).model_dump(mode="json")
+
+
+def page_json(page: Page) -> dict:
+    return {"items": [trade_json(trade) for trade in page.items],
+            "next_cursor": page.next_cursor}

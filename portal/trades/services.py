@@ -1,0 +1,215 @@
+"""Paper execution: placing, filling and cancelling orders. The only trade code that writes.
+
+The rules:
+- A market order fills at once, in full, at the instrument's latest daily close.
+- A limit order rests as `pending` until the latest close crosses its limit (a buy when
+  close <= limit, a sell when close >= limit) and then fills in full *at that close*, which is
+  at or better than the limit: a daily close is the only price the portal knows. It is checked
+  right after it is placed, after every price import and by `flask match-orders`.
+- The fee is notional x `TRADE_FEE_RATE`, rounded half-up to 0.0001.
+- No shorting: a sell may not exceed the filled position less what pending sells already
+  reserve; otherwise 422 "insufficient position". The reservation means a resting sell can
+  always fill later without taking the position below zero.
+- Only a pending order can be cancelled (409 otherwise). A pending order changes state with a
+  conditional UPDATE (`... WHERE status = 'pending'`), so a cancel racing a fill wins once.
+"""
+
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation, localcontext
+
+from flask import current_app, g
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+
+from portal.audit import services as audit
+from portal.db import new_id, utcnow
+from portal.idempotency import is_duplicate_key_race, remember, replay, request_fingerprint
+from portal.market.queries import latest_close, latest_closes
+from portal.tenancy import session
+from portal.trades import queries
+from portal.trades.models import Fill, Trade
+from portal.trades.schemas import OrderRequest, decimal_text, trade_json
+from portal.web import ApiError
+
+FEE_QUANTUM = Decimal("0.0001")
+ORDER_SCOPE = "trades.create"
+
+
+# Pure rules (no database): what a fill costs and when a limit is crossed.
+
+def parse_fee_rate(raw) -> Decimal:
+    try:
+        rate = Decimal(str(raw).strip())
+    except InvalidOperation:
+        raise ValueError(f"TRADE_FEE_RATE {raw!r} is not a decimal number") from None
+    if not rate.is_finite() or not Decimal(0) <= rate < Decimal(1):
+        raise ValueError(f"TRADE_FEE_RATE {raw!r} must be at least 0 and below 1")
+    return rate
+
+
+def fee_for(price: Decimal, quantity: Decimal, rate: Decimal) -> Decimal:
+    # Enough precision that the product is exact before the one rounding step.
+    with localcontext() as context:
+        context.prec = 80
+        return (price * quantity * rate).quantize(FEE_QUANTUM, rounding=ROUND_HALF_UP)
+
+
+def limit_crossed(side: str, limit_price: Decimal, close: Decimal) -> bool:
+    return close <= limit_price if side == "buy" else close >= limit_price
+
+
+def fee_rate() -> Decimal:
+    return parse_fee_rate(current_app.config["TRADE_FEE_RATE"])
+
+
+# Placing an order.
+
+@dataclass(frozen=True)
+class Placement:
+    body: dict
+    status: int
+    replayed: bool
+
+
+def place_order(order: OrderRequest, idempotency_key: str | None = None) -> Placement:
+    """Store (and when it can, fill) an order; with an idempotency key, at most once.
+
+    The idempotency record commits with the trade. Two concurrent first requests with one
+    key both get this far; the loser's record insert hits the primary key, its whole
+    transaction (trade included) rolls back and it answers with the winner's stored result.
+    """
+    fingerprint = request_fingerprint(order.model_dump(mode="json"))
+    stored = replay(session, ORDER_SCOPE, idempotency_key, fingerprint)
+    if stored is not None:
+        return Placement(*stored, replayed=True)
+    trade = _new_order(order)
+    body = trade_json(trade)
+    remember(session, ORDER_SCOPE, idempotency_key, fingerprint, body, 201)
+    try:
+        session.commit()
+    except IntegrityError as exc:
+        session.rollback()
+        if idempotency_key is None or not is_duplicate_key_race(exc):
+            raise
+        stored = replay(session, ORDER_SCOPE, idempotency_key, fingerprint)
+        if stored is None:
+            raise
+        return Placement(*stored, replayed=True)
+    return Placement(body, 201, replayed=False)
+
+
+def _new_order(order: OrderRequest) -> Trade:
+    if not queries.instrument_exists(order.symbol):
+        raise ApiError(400, f"symbol: unknown symbol {order.symbol}", "invalid_input", "symbol")
+    if order.side == "sell":
+        available = max(queries.sellable_quantity(order.symbol), Decimal(0))
+        if order.quantity > available:
+            raise ApiError(
+                422,
+                f"insufficient position: {decimal_text(available)} {order.symbol} available "
+                "to sell (no short selling)",
+                "insufficient_position",
+                "quantity",
+            )
+    quote = latest_close(session, order.symbol)
+    if order.order_type == "market" and quote is None:
+        raise ApiError(422, f"symbol: {order.symbol} has no price yet, so a market order "
+                       "cannot fill", "no_price", "symbol")
+    now = utcnow()
+    trade = Trade(
+        id=new_id(), symbol=order.symbol, side=order.side, quantity=order.quantity,
+        order_type=order.order_type, limit_price=order.limit_price, status="pending",
+        fee=Decimal(0), created_at=now, created_by=g.user.id,
+    )
+    session.add(trade)
+    if quote is not None and (
+        order.order_type == "market" or limit_crossed(order.side, order.limit_price, quote[1])
+    ):
+        _fill_new_order(trade, quote[1], now)
+    audit.record(session, "order.placed", target_type="trade", target_id=trade.id,
+                 details=_audit_details(trade))
+    if trade.order_type == "limit" and trade.status == "filled":
+        audit.record(session, "order.filled", target_type="trade", target_id=trade.id,
+                     details=_audit_details(trade))
+    return trade
+
+
+def _fill_new_order(trade: Trade, price: Decimal, at: datetime) -> None:
+    fee = fee_for(price, trade.quantity, fee_rate())
+    trade.status, trade.fill_price, trade.fee, trade.filled_at = "filled", price, fee, at
+    trade.fills.append(Fill(price=price, quantity=trade.quantity, fee=fee, executed_at=at))
+
+
+def _audit_details(trade: Trade) -> dict:
+    details = {
+        "symbol": trade.symbol, "side": trade.side, "quantity": decimal_text(trade.quantity),
+        "order_type": trade.order_type, "status": trade.status,
+    }
+    if trade.limit_price is not None:
+        details["limit_price"] = decimal_text(trade.limit_price)
+    if trade.fill_price is not None:
+        details["fill_price"] = decimal_text(trade.fill_price)
+        details["fee"] = decimal_text(trade.fee)
+    return details
+
+
+# Changing a resting order.
+
+def _move_pending(db, trade: Trade, **values) -> bool:
+    """Apply `values` only if the order is still pending; False when someone got there first.
+
+    The bulk UPDATE runs through the tenant-bound session, which adds the tenant filter.
+    """
+    result = db.execute(
+        update(Trade).where(Trade.id == trade.id, Trade.status == "pending").values(**values)
+    )
+    return result.rowcount == 1
+
+
+def cancel_order(raw_id) -> Trade:
+    trade = queries.get_trade(raw_id)
+    if trade.status == "pending" and _move_pending(
+        session, trade, status="cancelled", cancelled_at=utcnow()
+    ):
+        audit.record(session, "order.cancelled", target_type="trade", target_id=trade.id,
+                     details=_audit_details(trade))
+        session.commit()
+        return trade
+    session.refresh(trade)
+    status = trade.status
+    session.rollback()
+    raise ApiError(409, f"Only pending orders can be cancelled; this one is {status}.",
+                   "not_pending")
+
+
+def fill_crossed_orders(db, symbols: list[str] | None = None,
+                        actor_email: str | None = None) -> list[Trade]:
+    """Fill the pending limit orders of `db`'s tenant whose limit the latest close crosses.
+
+    The caller owns the transaction (a command's tenant session scope commits it).
+    """
+    stmt = select(Trade).where(Trade.status == "pending", Trade.order_type == "limit")
+    if symbols is not None:
+        stmt = stmt.where(Trade.symbol.in_(symbols))
+    orders = list(db.scalars(stmt.order_by(Trade.created_at, Trade.id)))
+    if not orders:
+        return []
+    closes = latest_closes(db, sorted({order.symbol for order in orders}))
+    rate = fee_rate()
+    now = utcnow()
+    filled = []
+    for order in orders:
+        close = closes.get(order.symbol)
+        if close is None or not limit_crossed(order.side, order.limit_price, close):
+            continue
+        fee = fee_for(close, order.quantity, rate)
+        if not _move_pending(db, order, status="filled", fill_price=close, fee=fee,
+                             filled_at=now):
+            continue
+        db.add(Fill(trade_id=order.id, price=close, quantity=order.quantity, fee=fee,
+                    executed_at=now))
+        audit.record(db, "order.filled", target_type="trade", target_id=order.id,
+                     details=_audit_details(order), actor_email=actor_email)
+        filled.append(order)
+    return filled
