@@ -27,6 +27,11 @@ def init_db() -> None:
     engine = tenancy.get_engine(admin=True)
     if engine.dialect.name == "postgresql":
         pgsetup.ensure_app_role(engine, current_app.config["DATABASE_URL"])
+        for warning in pgsetup.rls_bypass_warnings(engine, current_app.config["DATABASE_URL"]):
+            click.echo(f"WARNING: {warning}", err=True)
+            if current_app.config["PORTAL_ENV"] != "development":
+                raise click.ClickException("refusing to set up a database whose row-level "
+                                           "security the app could bypass")
     migrate.upgrade(engine)
     if engine.dialect.name == "postgresql":
         pgsetup.grant_app_role(engine, current_app.config["DATABASE_URL"])
@@ -88,4 +93,7 @@ def demo(ctx, host: str, port: int) -> None:
     for email, _name, memberships in USERS:
         roles = ", ".join(f"{role} in {slug}" for slug, role in memberships)
         click.echo(f"  {email:22} {roles}")
-    current_app.run(host=host, port=port, debug=False, use_reloader=False)
+    # Flask ignores app.run() inside a CLI command, so serve with werkzeug directly.
+    from werkzeug.serving import run_simple
+
+    run_simple(host, port, current_app._get_current_object(), threaded=True)

@@ -36,3 +36,25 @@ def status() -> dict:
 
 def database_ready() -> bool:
     return tenancy.database_reachable()
+
+
+def dashboard() -> dict:
+    """What the dashboard shows: the status summary plus, for each area the user may see,
+    a few real figures from that area's own queries."""
+    from portal.alerts import queries as alerts
+    from portal.alerts.schemas import AlertFilters
+    from portal.trades import queries as trades
+    from portal.trades.schemas import TradeFilters
+
+    summary = status()
+    allowed = g.permissions
+    view = {"summary": summary, "portfolio": None, "open_alerts": [], "recent_trades": []}
+    if "view_alerts" in allowed:
+        view["open_alerts"] = alerts.list_alerts(AlertFilters(acknowledged=False), 5, None).items
+    if "view_trades" in allowed:
+        view["recent_trades"] = trades.list_trades(TradeFilters(), 5, None).items
+    if "view_portfolio" in allowed:
+        from portal.metrics import queries as metrics
+
+        view["portfolio"] = metrics.portfolio().totals
+    return view

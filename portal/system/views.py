@@ -11,7 +11,7 @@ api = Blueprint("system_api", __name__, url_prefix="/api")
 
 @bp.get("/")
 def dashboard():
-    return render_page("system/dashboard.html", summary=queries.status())
+    return render_page("system/dashboard.html", **queries.dashboard())
 
 
 @bp.get("/status")
