@@ -50,7 +50,7 @@ UNMATCHED_ROUTE = "<unmatched>"
 # The refusal reasons portal.auth.context sends, mapped to a small fixed label set.
 ISOLATION_REASONS = ("no_token", "invalid_token", "expired_token", "missing_claims",
                      "unknown_tenant", "unknown_user", "no_membership", "revoked_token",
-                     "other")
+                     "cross_tenant_access", "other")
 _REASON_PREFIXES = (
     ("invalid token: NoAuthorizationError", "no_token"),
     ("invalid token: ExpiredSignatureError", "expired_token"),
@@ -60,6 +60,7 @@ _REASON_PREFIXES = (
     ("unknown or deactivated user", "unknown_user"),
     ("user is not a member", "no_membership"),
     ("revoked token", "revoked_token"),
+    ("cross-tenant access", "cross_tenant_access"),
 )
 
 

@@ -22,6 +22,8 @@ from jinja2_fragments.flask import render_block
 from pydantic import ValidationError
 from werkzeug.exceptions import HTTPException
 
+from portal.tenancy import TenantContextError
+
 log = logging.getLogger("portal.request")
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
@@ -162,6 +164,17 @@ def register_errorhandlers(app: Flask) -> None:
         else:
             message = exc.description or "Request failed."
         return _error_response(status, message, headers=headers)
+
+    @app.errorhandler(TenantContextError)
+    def _tenant_context_error(exc: TenantContextError):
+        # A statement or flush that tried to leave the request's tenant: a bug, refused by the
+        # session. Counted, logged, and answered like any other server error.
+        from portal.auth.context import tenant_refused
+
+        tenant_refused.send(current_app._get_current_object(),
+                            reason=f"cross-tenant access: {exc}")
+        log.error("tenant context violation refused: %s", exc)
+        return _error_response(500, "Something went wrong on our side. It has been logged.")
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception):

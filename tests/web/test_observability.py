@@ -226,3 +226,29 @@ def test_counters_add_up_across_gunicorn_workers(app, database, tmp_path):
         server.terminate()
         server.wait(timeout=30)
         log.close()
+
+
+def test_a_view_that_strays_across_tenants_is_refused_and_counted(app, database):
+    """The session raises when a view flushes another tenant's row; the answer is a plain 500
+    (no detail) and tenant_isolation_errors_total counts it."""
+    from portal import tenancy
+    from portal.alerts.models import Alert
+
+    strayed = build_app(database, METRICS_TOKEN=TOKEN)
+
+    @strayed.post("/api/stray")
+    def stray():
+        import uuid
+
+        tenancy.session.add(Alert(tenant_id=uuid.uuid4(), title="x", severity="info"))
+        tenancy.session.flush()
+
+    client = strayed.test_client()
+    before = scrape(client)
+    token = mint_token(strayed, "trader@acme.test")
+    response = client.post("/api/stray", headers={"Authorization": f"Bearer {token}"})
+    assert response.status_code == 500
+    assert "another tenant" not in response.text
+    after = scrape(client)
+    assert (sample(after, "tenant_isolation_errors_total", reason="cross_tenant_access")
+            - sample(before, "tenant_isolation_errors_total", reason="cross_tenant_access")) == 1
