@@ -117,6 +117,15 @@ def validation_message(exc: ValidationError) -> tuple[str, str]:
     return field, f"{field}: {message}"
 
 
+def field_errors(exc: ValidationError) -> dict[str, str]:
+    """The first problem with each top-level field, for showing next to a form's inputs."""
+    errors: dict[str, str] = {}
+    for error in exc.errors():
+        field = str(error["loc"][0]) if error.get("loc") else "form"
+        errors.setdefault(field, error["msg"].removeprefix("Value error, "))
+    return errors
+
+
 def _error_response(status: int, message: str, code: str | None = None, field: str | None = None,
                     headers: dict | None = None):
     if is_api_request() or request.accept_mimetypes.best == "application/json":

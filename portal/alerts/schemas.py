@@ -11,7 +11,6 @@ from pydantic import (
     ConfigDict,
     Field,
     StringConstraints,
-    ValidationError,
     ValidationInfo,
     field_validator,
 )
@@ -74,14 +73,6 @@ class AlertCreate(BaseModel):
             "tags": tags,
         })
 
-
-def field_errors(exc: ValidationError) -> dict[str, str]:
-    """The first problem with each top-level field, for showing next to the form's inputs."""
-    errors: dict[str, str] = {}
-    for error in exc.errors():
-        field = str(error["loc"][0]) if error.get("loc") else "form"
-        errors.setdefault(field, error["msg"].removeprefix("Value error, "))
-    return errors
 
 
 def _blank_to_none(value):

@@ -14,13 +14,12 @@ from portal.alerts.schemas import (
     AlertFilters,
     alert_json,
     alert_page_json,
-    field_errors,
 )
 from portal.auth.permissions import require_permission
 from portal.db import utcnow
 from portal.idempotency import validate_key
 from portal.pagination import encode_cursor, parse_limit
-from portal.web import ApiError, is_htmx, json_response, render_page
+from portal.web import ApiError, field_errors, is_htmx, json_response, render_page
 
 bp = Blueprint("alerts", __name__, url_prefix="/alerts")
 api = Blueprint("alerts_api", __name__, url_prefix="/api/alerts")

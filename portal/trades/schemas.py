@@ -14,7 +14,6 @@ from pydantic import (
     ConfigDict,
     Field,
     PlainSerializer,
-    ValidationError,
     ValidationInfo,
     field_validator,
 )
@@ -94,14 +93,6 @@ def order_from_form(form) -> dict:
         data["limit_price"] = None
     return data
 
-
-def field_errors(exc: ValidationError) -> dict[str, str]:
-    """First message per field, for inline form errors."""
-    errors: dict[str, str] = {}
-    for error in exc.errors():
-        field = str(error["loc"][0]) if error.get("loc") else "form"
-        errors.setdefault(field, error["msg"].removeprefix("Value error, "))
-    return errors
 
 
 class TradeFilters(BaseModel):

@@ -15,12 +15,11 @@ from portal.trades.schemas import (
     OrderRequest,
     TradeFilters,
     decimal_text,
-    field_errors,
     order_from_form,
     page_json,
     trade_detail_json,
 )
-from portal.web import ApiError, json_response, render_page, wants_fragment
+from portal.web import ApiError, field_errors, json_response, render_page, wants_fragment
 
 bp = Blueprint("trades", __name__, url_prefix="/trades")
 api = Blueprint("trades_api", __name__, url_prefix="/api/trades")
