@@ -1,0 +1,102 @@
+"""PostgreSQL-only tests: the row-level security wall, the app role, init-db on PostgreSQL.
+
+They run when PORTAL_TEST_DATABASE=postgresql (the second stage of .ci/run). On SQLite they
+are not collected at all, rather than collected and skipped: there is nothing to skip, the
+SQLite stage proves its own wall in tests/unit/test_orm_filter_is_the_sqlite_wall.py.
+"""
+
+import uuid
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import event, select, text
+from sqlalchemy.engine import make_url
+
+from portal import pgsetup, tenancy
+from portal.alerts.models import Alert
+from portal.audit.models import AuditRecord
+from portal.auth.models import RevokedToken, User
+from portal.db import make_engine
+from portal.idempotency import IdempotencyRecord
+from portal.tenancy import TenantSession
+from portal.trades.models import Fill, Trade
+from tests import pg
+from tests.conftest import backend, make_fresh_tenant
+
+collect_ignore_glob = [] if backend() == "postgresql" else ["test_*.py"]
+
+
+@pytest.fixture(scope="session")
+def superuser(app):
+    """Ground truth: a superuser engine on the test database (RLS does not apply to it)."""
+    database = make_url(app.config["ADMIN_DATABASE_URL"]).database
+    engine = make_engine(pg.superuser_url(database))
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def app_role_engine(app):
+    """A separate engine connecting exactly as the app does, for raw SQL as the app role."""
+    engine = make_engine(app.config["DATABASE_URL"])
+    yield engine
+    engine.dispose()
+
+
+def set_tenant(connection, tenant_id) -> None:
+    connection.execute(
+        text("SELECT set_config('app.tenant_id', :tenant_id, true)"), {"tenant_id": str(tenant_id)}
+    )
+
+
+def sample_rows(label: str, member_id: uuid.UUID) -> list:
+    """One row in every tenant-scoped table except memberships (the fresh tenant has those)."""
+    now = datetime.now(UTC)
+    trade = Trade(symbol="AAPL", side="buy", quantity=Decimal(5), order_type="market",
+                  status="filled", fill_price=Decimal("101.25"), created_at=now)
+    trade.fills.append(Fill(price=Decimal("101.25"), quantity=Decimal(5), executed_at=now))
+    return [
+        Alert(title=f"rls {label}", severity="info", source=f"rls-{label}", created_at=now),
+        trade,
+        AuditRecord(action=f"rls.{label}"),
+        IdempotencyRecord(scope="rls", key=f"key-{label}", request_hash="0" * 64,
+                          status_code=201, response_body={"label": label}),
+        RevokedToken(jti=f"rls-{label}-{uuid.uuid4().hex}", user_id=member_id,
+                     expires_at=now + timedelta(hours=1)),
+    ]
+
+
+@pytest.fixture(scope="session")
+def walled_tenants(app, superuser):
+    """Two fresh tenants, A and B, each with a row in every tenant-scoped table."""
+    tenants = {}
+    for label in ("A", "B"):
+        tenant = make_fresh_tenant(app, f"RLS {label}")
+        with app.app_context():
+            with tenancy.unscoped_session() as db:
+                member_id = db.scalar(select(User.id).where(User.email == tenant.emails["admin"]))
+            with tenancy.tenant_session_scope(tenant.id, admin=True) as db:
+                db.add_all(sample_rows(label, member_id))
+        tenants[label] = tenant.id
+    with superuser.connect() as connection:
+        for table in pgsetup.tenant_tables(connection):
+            for label, tenant_id in tenants.items():
+                count = connection.scalar(
+                    text(f'SELECT count(*) FROM "{table}" WHERE tenant_id = :t'), {"t": tenant_id}
+                )
+                assert count, (
+                    f"tenant {label} has no row in {table}: give {table} a sample row in "
+                    "tests/postgres/conftest.py so the isolation tests cover it"
+                )
+    return tenants
+
+
+@pytest.fixture
+def orm_filter_off():
+    """The first wall (the ORM tenant filter) removed, so only row-level security is left."""
+    event.remove(TenantSession, "do_orm_execute", tenancy._filter_to_tenant)
+    try:
+        yield
+    finally:
+        event.listen(TenantSession, "do_orm_execute", tenancy._filter_to_tenant)
