@@ -44,6 +44,7 @@ CONTRACT = {
     ("GET", "/alerts/<id>"): "view_alerts",
     ("GET", "/trades"): "view_trades",
     ("GET", "/trades/<id>"): "view_trades",
+    ("GET", "/metrics"): "view_metrics",
     ("GET", "/correlation"): "view_metrics",
     ("GET", "/status"): SIGNED_IN,
     ("GET", "/audit"): "view_audit_logs",
