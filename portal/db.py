@@ -6,7 +6,7 @@ explicitly named unscoped session for login, commands and migrations.
 
 import uuid
 from datetime import UTC, datetime
-from decimal import Decimal
+from decimal import ROUND_HALF_EVEN, Decimal, localcontext
 
 from sqlalchemy import (
     DateTime,
@@ -90,6 +90,18 @@ def plain_decimal(value: Decimal) -> Decimal:
     """
     value = value.normalize()
     return value.quantize(Decimal(1)) if value == value.to_integral_value() else value
+
+
+STORAGE_PLACES = Decimal("1e-10")
+
+
+def decimal_string(value: Decimal) -> str:
+    """Exact decimal text for JSON and pages: at most the storage scale (10 places), plain
+    digits (never 1E+3), no padding zeros."""
+    with localcontext() as context:
+        context.prec = 60  # wide enough that quantizing a large notional never overflows
+        rounded = value.quantize(STORAGE_PLACES, rounding=ROUND_HALF_EVEN)
+        return format(plain_decimal(rounded), "f")
 
 
 def new_id() -> uuid.UUID:

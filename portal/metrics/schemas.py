@@ -5,20 +5,13 @@ ratios and statistics are floats; dates are ISO 8601, timestamps ISO 8601 UTC.
 """
 
 from datetime import date, datetime
-from decimal import ROUND_HALF_EVEN, Decimal
+from decimal import Decimal
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PlainSerializer
 
-from portal.db import plain_decimal
+from portal.db import decimal_string
 from portal.metrics.queries import DEFAULT_LOOKBACK_DAYS, DEFAULT_WINDOW
-
-_TEN_PLACES = Decimal("1e-10")
-
-
-def decimal_string(value: Decimal) -> str:
-    return format(plain_decimal(value.quantize(_TEN_PLACES, rounding=ROUND_HALF_EVEN)), "f")
-
 
 DecimalString = Annotated[Decimal, PlainSerializer(decimal_string, return_type=str)]
 Window = Literal["1d", "7d", "30d", "all"]

@@ -18,14 +18,9 @@ from pydantic import (
     field_validator,
 )
 
-from portal.db import plain_decimal
+from portal.db import decimal_string, plain_decimal
 from portal.market.services import SYMBOL
 from portal.pagination import Page
-
-
-def decimal_text(value: Decimal) -> str:
-    """Plain digits, never exponent form: 1E+3 -> "1000", 1E-7 -> "0.0000001"."""
-    return format(plain_decimal(value), "f")
 
 
 def _utc(value: datetime) -> datetime:
@@ -39,7 +34,7 @@ Quantity = Annotated[
 LimitPrice = Annotated[
     Decimal, Field(gt=0, le=Decimal("1e9"), max_digits=28, decimal_places=10)
 ]
-DecimalText = Annotated[Decimal, PlainSerializer(decimal_text, return_type=str)]
+DecimalText = Annotated[Decimal, PlainSerializer(decimal_string, return_type=str)]
 UtcText = Annotated[
     datetime, PlainSerializer(lambda value: _utc(value).isoformat(), return_type=str)
 ]

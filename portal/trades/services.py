@@ -16,7 +16,7 @@ The rules:
 
 from dataclasses import dataclass
 from datetime import datetime
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation, localcontext
+from decimal import ROUND_HALF_UP, Context, Decimal, InvalidOperation
 
 from flask import current_app, g
 from sqlalchemy import select, update
@@ -29,10 +29,11 @@ from portal.market.queries import latest_close, latest_closes
 from portal.tenancy import session
 from portal.trades import queries
 from portal.trades.models import Fill, Trade
-from portal.trades.schemas import OrderRequest, decimal_text, trade_json
+from portal.trades.schemas import OrderRequest, decimal_string, trade_json
 from portal.web import ApiError
 
 FEE_QUANTUM = Decimal("0.0001")
+_WIDE = Context(prec=80)
 ORDER_SCOPE = "trades.create"
 
 
@@ -49,10 +50,9 @@ def parse_fee_rate(raw) -> Decimal:
 
 
 def fee_for(price: Decimal, quantity: Decimal, rate: Decimal) -> Decimal:
-    # Enough precision that the product is exact before the one rounding step.
-    with localcontext() as context:
-        context.prec = 80
-        return (price * quantity * rate).quantize(FEE_QUANTUM, rounding=ROUND_HALF_UP)
+    # A context wide enough that the product is exact before the one rounding step.
+    exact = _WIDE.multiply(_WIDE.multiply(price, quantity), rate)
+    return exact.quantize(FEE_QUANTUM, rounding=ROUND_HALF_UP)
 
 
 def limit_crossed(side: str, limit_price: Decimal, close: Decimal) -> bool:
@@ -107,7 +107,7 @@ def _new_order(order: OrderRequest) -> Trade:
         if order.quantity > available:
             raise ApiError(
                 422,
-                f"insufficient position: {decimal_text(available)} {order.symbol} available "
+                f"insufficient position: {decimal_string(available)} {order.symbol} available "
                 "to sell (no short selling)",
                 "insufficient_position",
                 "quantity",
@@ -143,14 +143,14 @@ def _fill_new_order(trade: Trade, price: Decimal, at: datetime) -> None:
 
 def _audit_details(trade: Trade) -> dict:
     details = {
-        "symbol": trade.symbol, "side": trade.side, "quantity": decimal_text(trade.quantity),
+        "symbol": trade.symbol, "side": trade.side, "quantity": decimal_string(trade.quantity),
         "order_type": trade.order_type, "status": trade.status,
     }
     if trade.limit_price is not None:
-        details["limit_price"] = decimal_text(trade.limit_price)
+        details["limit_price"] = decimal_string(trade.limit_price)
     if trade.fill_price is not None:
-        details["fill_price"] = decimal_text(trade.fill_price)
-        details["fee"] = decimal_text(trade.fee)
+        details["fill_price"] = decimal_string(trade.fill_price)
+        details["fee"] = decimal_string(trade.fee)
     return details
 
 

@@ -14,7 +14,7 @@ from portal.trades import queries, services
 from portal.trades.schemas import (
     OrderRequest,
     TradeFilters,
-    decimal_text,
+    decimal_string,
     order_from_form,
     page_json,
     trade_detail_json,
@@ -33,9 +33,9 @@ def _list_args():
             request.args.get("cursor") or None)
 
 
-@bp.app_template_filter("decimal_text")
-def _decimal_text_filter(value) -> str:
-    return "" if value is None else decimal_text(value)
+@bp.app_template_filter("decimal_string")
+def _decimal_string_filter(value) -> str:
+    return "" if value is None else decimal_string(value)
 
 
 # JSON API
@@ -167,7 +167,8 @@ def cancel_page(trade_id):
             return render_page("trades/detail.html", "trade", status=409,
                                trade=queries.get_trade(trade_id), error=exc.message)
         return _index(409, error=exc.message)
-    notice = f"Cancelled the {trade.side} order for {decimal_text(trade.quantity)} {trade.symbol}."
+    quantity = decimal_string(trade.quantity)
+    notice = f"Cancelled the {trade.side} order for {quantity} {trade.symbol}."
     if wants_fragment():
         if from_detail:
             return render_page("trades/detail.html", "trade", trade=trade, notice=notice)

@@ -12,7 +12,7 @@ from sqlalchemy import select
 from portal import tenancy
 from portal.market.models import Instrument, Price
 from portal.trades.models import Fill, Trade
-from portal.trades.schemas import OrderRequest, TradeFilters, decimal_text, trade_json
+from portal.trades.schemas import OrderRequest, TradeFilters, decimal_string, trade_json
 from portal.trades.services import fee_for, fill_crossed_orders, limit_crossed, parse_fee_rate
 
 D = Decimal
@@ -102,7 +102,7 @@ def test_a_limit_order_keeps_its_limit_price():
     (D("1E+3"), "1000"), (D("1E-7"), "0.0000001"), (D("2.50"), "2.5"), (D("0"), "0"),
 ])
 def test_decimals_are_written_as_plain_digits(value, text):
-    assert decimal_text(value) == text
+    assert decimal_string(value) == text
 
 
 def test_naive_filter_times_are_read_as_utc():
