@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 
 from portal import tenancy
 from portal.alerts.models import SEVERITIES, Alert
+from portal.audit.models import AuditRecord
 from portal.auth.models import Membership, Tenant, User
 from portal.auth.passwords import hash_password
 from portal.market.models import Price
@@ -96,9 +97,11 @@ def seed_demo(now: datetime | None = None) -> dict:
     for slug, book in BOOKS.items():
         staff = [user_ids[email] for email, _n, ms in USERS
                  if any(s == slug and r != "viewer" for s, r in ms)]
+        emails = {user_id: email for email, user_id in user_ids.items()}
         with tenancy.tenant_session_scope(tenant_ids[slug], admin=True) as db:
             created[f"{slug}.alerts"] = _seed_alerts(db, slug, book, staff, now)
             created[f"{slug}.trades"] = _seed_trades(db, slug, book, staff, now)
+            created[f"{slug}.audit"] = _seed_audit(db, emails)
     return created
 
 
@@ -174,3 +177,26 @@ def _seed_trades(db, slug, book, staff, now) -> int:
             created_at=now - timedelta(hours=index + 1), created_by=staff[0],
         ))
     return book["trades"] + 4
+
+
+def _seed_audit(db, emails) -> int:
+    """The audit trail the seeded orders and acknowledgements would have left."""
+    if db.scalar(select(func.count()).select_from(AuditRecord).where(
+            AuditRecord.client_addr == "seed")):
+        return 0
+    entries = []
+    for trade in db.scalars(select(Trade)):
+        entries.append(("order.placed", "trade", trade.id, trade.created_by, trade.created_at,
+                        {"symbol": trade.symbol, "side": trade.side,
+                         "quantity": str(trade.quantity), "order_type": trade.order_type}))
+        if trade.cancelled_at:
+            entries.append(("order.cancelled", "trade", trade.id, trade.created_by,
+                            trade.cancelled_at, {}))
+    for alert in db.scalars(select(Alert).where(Alert.acknowledged_at.is_not(None))):
+        entries.append(("alert.acknowledged", "alert", alert.id, alert.acknowledged_by,
+                        alert.acknowledged_at, {}))
+    for action, target_type, target_id, actor_id, at, details in entries:
+        db.add(AuditRecord(action=action, target_type=target_type, target_id=str(target_id),
+                           actor_id=actor_id, actor_email=emails.get(actor_id, ""),
+                           created_at=at, client_addr="seed", details=details))
+    return len(entries)
