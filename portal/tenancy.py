@@ -182,6 +182,22 @@ def get_engine(admin: bool = False):
     return _factories()["admin_engine" if admin else "engine"]
 
 
+def lock_within_tenant(db: TenantSession, name: str) -> None:
+    """Serialise one kind of change inside the session's tenant until its transaction ends.
+
+    Used where a rule is checked before a write (a sell may not exceed the position), so two
+    concurrent requests cannot both pass the check. On PostgreSQL it is a transaction-scoped
+    advisory lock on (tenant, name), released by commit or rollback; other tenants never
+    wait on it. SQLite, the single-process development database, has no such lock and relies
+    on its one-writer-at-a-time locking.
+    """
+    if db.get_bind().dialect.name == "postgresql":
+        db.execute(
+            text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"),
+            {"key": f"{db.tenant_id}:{name}"},
+        )
+
+
 def database_reachable() -> bool:
     """Readiness: can the app's own connection run a trivial statement?"""
     try:

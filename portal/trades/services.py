@@ -26,7 +26,7 @@ from portal.audit import services as audit
 from portal.db import new_id, utcnow
 from portal.idempotency import is_duplicate_key_race, remember, replay, request_fingerprint
 from portal.market.queries import latest_close, latest_closes
-from portal.tenancy import session
+from portal.tenancy import lock_within_tenant, session
 from portal.trades import queries
 from portal.trades.models import Fill, Trade
 from portal.trades.schemas import OrderRequest, decimal_string, trade_json
@@ -103,6 +103,8 @@ def _new_order(order: OrderRequest) -> Trade:
     if not queries.instrument_exists(order.symbol):
         raise ApiError(400, f"symbol: unknown symbol {order.symbol}", "invalid_input", "symbol")
     if order.side == "sell":
+        # Held until commit, so two sells at once cannot both spend the same position.
+        lock_within_tenant(session, f"position:{order.symbol}")
         available = max(queries.sellable_quantity(order.symbol), Decimal(0))
         if order.quantity > available:
             raise ApiError(
