@@ -21,7 +21,7 @@ def _login_failed(response) -> bool:
 
 def _email_key() -> str:
     data = request.get_json(silent=True) if request.is_json else request.form
-    email = (data or {}).get("email", "") if isinstance(data, dict) or data else ""
+    email = data.get("email", "") if hasattr(data, "get") else ""
     return "login-email:" + str(email).strip().lower()
 
 
