@@ -3,7 +3,8 @@
 import uuid
 from typing import Any
 
-from flask import g, has_request_context, request
+from flask import g, request
+from flask import has_request_context as in_request
 from sqlalchemy.orm import Session
 
 from portal.audit.models import AuditRecord
@@ -20,7 +21,7 @@ def record(
     actor_email: str | None = None,
 ) -> AuditRecord:
     """Add an audit record to `db`; it commits with the change it describes."""
-    user = g.get("user") if has_request_context() else None
+    user = g.get("user") if in_request() else None
     entry = AuditRecord(
         action=action,
         target_type=target_type,
@@ -28,8 +29,8 @@ def record(
         details=details or {},
         actor_id=actor_id or (user.id if user else None),
         actor_email=actor_email if actor_email is not None else (user.email if user else ""),
-        client_addr=(request.remote_addr or "") if has_request_context() else "cli",
-        request_id=g.get("request_id", "") if has_request_context() else "",
+        client_addr=(request.remote_addr or "") if in_request() else "cli",
+        request_id=g.get("request_id", "") if in_request() else "",
     )
     db.add(entry)
     return entry

@@ -30,8 +30,3 @@ def active_memberships(user_id: uuid.UUID) -> list[MembershipChoice]:
             .order_by(Tenant.name)
         ).all()
     return [MembershipChoice(*row) for row in rows]
-
-
-def tenant_by_slug(slug: str) -> Tenant | None:
-    with unscoped_session() as db:
-        return db.scalar(select(Tenant).where(Tenant.slug == slug.strip().lower()))

@@ -9,7 +9,7 @@ from portal import tenancy
 from portal.audit import services as audit
 from portal.auth.models import RevokedToken, User
 from portal.auth.passwords import verify_password
-from portal.auth.queries import MembershipChoice, active_memberships, find_user, tenant_by_slug
+from portal.auth.queries import MembershipChoice, active_memberships, find_user
 
 
 class LoginFailed(Exception):
@@ -70,9 +70,7 @@ def _audit_failure(user, memberships, wanted, email, reason) -> None:
         return
     target = None
     if wanted:
-        tenant = tenant_by_slug(wanted)
-        if tenant and any(m.tenant_id == tenant.id for m in memberships):
-            target = tenant.id
+        target = next((m.tenant_id for m in memberships if m.slug == wanted), None)
     elif len(memberships) == 1:
         target = memberships[0].tenant_id
     if target is None:

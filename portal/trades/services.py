@@ -16,7 +16,7 @@ The rules:
 
 from dataclasses import dataclass
 from datetime import datetime
-from decimal import ROUND_HALF_UP, Context, Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP, Decimal, DefaultContext, InvalidOperation
 
 from flask import current_app, g
 from sqlalchemy import select, update
@@ -33,7 +33,9 @@ from portal.trades.schemas import OrderRequest, decimal_string, trade_json
 from portal.web import ApiError
 
 FEE_QUANTUM = Decimal("0.0001")
-_WIDE = Context(prec=80)
+# Wide enough that a product of two stored decimals is exact before the one rounding.
+_WIDE = DefaultContext.copy()
+_WIDE.prec = 80
 ORDER_SCOPE = "trades.create"
 
 
