@@ -15,6 +15,7 @@ def register(app: Flask) -> None:
     app.cli.add_command(seed_demo)
     app.cli.add_command(import_prices)
     app.cli.add_command(demo)
+    app.cli.add_command(prune)
     register_trade_commands(app)
 
 
@@ -97,3 +98,33 @@ def demo(ctx, host: str, port: int) -> None:
     from werkzeug.serving import run_simple
 
     run_simple(host, port, current_app._get_current_object(), threaded=True)
+
+
+@click.command("prune")
+@click.option("--idempotency-hours", default=24, show_default=True,
+              help="Keep idempotency records this long; a retry after that places a new order.")
+@with_appcontext
+def prune(idempotency_hours: int) -> None:
+    """Delete revoked tokens past their expiry and old idempotency records, tenant by tenant."""
+    from datetime import timedelta
+
+    from sqlalchemy import delete, select
+
+    from portal.auth.models import RevokedToken, Tenant
+    from portal.db import utcnow
+    from portal.idempotency import IdempotencyRecord
+
+    now = utcnow()
+    with tenancy.unscoped_session(admin=True) as db:
+        tenant_ids = list(db.scalars(select(Tenant.id)))
+    tokens = records = 0
+    for tenant_id in tenant_ids:
+        with tenancy.tenant_session_scope(tenant_id, admin=True) as db:
+            tokens += db.execute(
+                delete(RevokedToken).where(RevokedToken.expires_at < now)).rowcount
+            records += db.execute(
+                delete(IdempotencyRecord).where(
+                    IdempotencyRecord.created_at < now - timedelta(hours=idempotency_hours))
+            ).rowcount
+    click.echo(f"Pruned {tokens} expired revoked token(s) and {records} idempotency record(s) "
+               f"in {len(tenant_ids)} organisation(s).")

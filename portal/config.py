@@ -48,6 +48,10 @@ def from_environment(instance_path: str) -> dict:
             seconds=int(env.get("PORTAL_TOKEN_TTL_SECONDS", "3600"))
         ),
         "JWT_COOKIE_SECURE": _bool(env.get("PORTAL_COOKIE_SECURE"), not development),
+        # Flask's own session cookie only carries flash messages; same flags as the token's.
+        "SESSION_COOKIE_SECURE": _bool(env.get("PORTAL_COOKIE_SECURE"), not development),
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "SESSION_COOKIE_HTTPONLY": True,
         "JWT_COOKIE_SAMESITE": "Lax",
         "JWT_COOKIE_CSRF_PROTECT": True,
         "JWT_CSRF_CHECK_FORM": True,

@@ -211,6 +211,9 @@ def _security_headers(response):
     response.headers.setdefault("X-Content-Type-Options", "nosniff")
     response.headers.setdefault("X-Frame-Options", "DENY")
     response.headers.setdefault("Referrer-Policy", "same-origin")
+    if current_app.config["JWT_COOKIE_SECURE"]:
+        # Served over HTTPS (secure cookies): browsers should never try plain HTTP again.
+        response.headers.setdefault("Strict-Transport-Security", "max-age=31536000")
     return response
 
 

@@ -135,3 +135,17 @@ def test_health_is_503_when_the_database_is_unreachable(tmp_path):
     response = app.test_client().get("/health")
     assert response.status_code == 503
     assert response.json["status"] == "unavailable"
+
+
+def test_https_deployments_get_hsts_and_secure_cookies(app, database):
+    secure = build_app(database, JWT_COOKIE_SECURE=True, SESSION_COOKIE_SECURE=True)
+    client = secure.test_client()
+    assert client.get("/health").headers["Strict-Transport-Security"] == "max-age=31536000"
+    response = client.post("/login", data={"email": "trader@acme.test",
+                                           "password": "demo-password"})
+    access = next(c for c in response.headers.getlist("Set-Cookie") if "portal_access=" in c)
+    assert "Secure" in access
+
+
+def test_development_over_http_sends_no_hsts(client):
+    assert "Strict-Transport-Security" not in client.get("/health").headers
