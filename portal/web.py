@@ -217,12 +217,47 @@ def _security_headers(response):
     return response
 
 
+def _nul_field(value: Any, path: str) -> str | None:
+    """The first place in a parsed JSON body that holds a NUL character."""
+    if isinstance(value, str):
+        return path if "\x00" in value else None
+    if isinstance(value, dict):
+        items = value.items()
+    elif isinstance(value, list):
+        items = enumerate(value)
+    else:
+        return None
+    for key, item in items:
+        found = _nul_field(key, path) if isinstance(key, str) else None
+        found = found or _nul_field(item, f"{path}.{key}" if path else str(key))
+        if found:
+            return found
+    return None
+
+
+def refuse_nul_characters() -> None:
+    """No text field anywhere may hold a NUL: PostgreSQL cannot store or compare one, and no
+    real input needs it. Checked once for every request, so no endpoint can forget."""
+    for source in (request.args, request.form):
+        for name, value in source.items(multi=True):
+            if "\x00" in value or "\x00" in name:
+                raise ApiError(400, f"{name}: must not contain a NUL character",
+                               "invalid_input", name)
+    if request.is_json:
+        field = _nul_field(request.get_json(silent=True), "")
+        if field is not None:
+            field = field or "body"
+            raise ApiError(400, f"{field}: must not contain a NUL character",
+                           "invalid_input", field)
+
+
 def init_app(app: Flask) -> None:
     @app.before_request
     def _start_request() -> None:
         g.started_at = time.perf_counter()
         incoming = request.headers.get("X-Request-ID", "")
         g.request_id = incoming if _REQUEST_ID.match(incoming) else uuid.uuid4().hex
+        refuse_nul_characters()
 
     @app.after_request
     def _finish_request(response):

@@ -44,3 +44,20 @@ def test_no_body_makes_a_server_error(api_as, path):
         assert response.status_code in (400, 401, 422), (path, body, response.status_code)
     broken = api.post(path, data="{{{", headers={"Content-Type": "application/json"})
     assert broken.status_code == 400
+
+
+def test_a_nul_character_is_refused_naming_the_field(api_as, browser_as):
+    """PostgreSQL cannot hold NUL in text; every input is checked before any view runs."""
+    api = api_as("admin@acme.test")
+    listed = api.get("/api/audit", query_string={"action": "x\x00"})
+    assert listed.status_code == 400
+    assert listed.json["error"]["field"] == "action"
+    order = api.post("/api/trades", json={"symbol": "AA\x00PL", "side": "buy", "quantity": "1",
+                                          "order_type": "market"})
+    assert order.status_code == 400
+    assert order.json["error"]["field"] == "symbol"
+    nested = api.post("/api/alerts", json={"title": "t", "severity": "info",
+                                           "tags": ["ok", "b\x00d"]})
+    assert nested.json["error"]["field"] == "tags.1"
+    page = browser_as("trader@acme.test").post("/trades", data={"symbol": "A\x00"})
+    assert page.status_code == 400
