@@ -1,10 +1,7 @@
 """Are the average-cost ledger and the risk statistics right on numbers worked out by hand
 or with an independent implementation (the statistics module, not numpy)?"""
 
-import itertools
-import math
 import random
-import statistics
 import uuid
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal as D
@@ -13,6 +10,7 @@ import pytest
 
 from portal.metrics import analytics, charts
 from portal.metrics.analytics import Execution
+from tests import reference
 
 T0 = datetime(2024, 1, 2, 15, 0, tzinfo=UTC)
 
@@ -97,29 +95,6 @@ def test_value_series_uses_only_days_where_every_holding_has_a_close():
     assert analytics.value_series({"A": D(2), "B": D(10)}, closes, points=1).values == [D("64")]
 
 
-def independent_figures(values):
-    returns = [b / a - 1 for a, b in itertools.pairwise(values)]
-    mean = statistics.fmean(returns)
-    stdev = statistics.stdev(returns)
-    p5 = statistics.quantiles(returns, n=20, method="inclusive")[0]
-    peak, max_dd = values[0], 0.0
-    for value in values:
-        peak = max(peak, value)
-        max_dd = max(max_dd, 1 - value / peak)
-    downside = math.sqrt(statistics.fmean(min(r, 0.0) ** 2 for r in returns))
-    return {
-        "observations": len(returns),
-        "annualized_return": mean * 252,
-        "volatility": stdev * math.sqrt(252),
-        "var_95": -p5,
-        "cvar_95": -statistics.fmean(r for r in returns if r <= p5),
-        "max_drawdown": max_dd,
-        "sharpe_ratio": mean / stdev * math.sqrt(252),
-        "sortino_ratio": mean * 252 / (downside * math.sqrt(252)),
-        "calmar_ratio": mean * 252 / max_dd,
-    }
-
-
 @pytest.mark.parametrize("seed", [1, 2, 3])
 def test_risk_figures_match_an_independent_computation(seed):
     rng = random.Random(seed)
@@ -127,7 +102,7 @@ def test_risk_figures_match_an_independent_computation(seed):
     for _ in range(120):
         values.append(values[-1] * (1 + rng.gauss(0.0005, 0.015)))
     got = analytics.risk_figures(values)
-    for name, expected in independent_figures(values).items():
+    for name, expected in reference.risk_figures(values).items():
         assert getattr(got, name) == pytest.approx(expected, rel=1e-9, abs=1e-12), name
 
 

@@ -5,11 +5,8 @@ independently with the statistics module (risk) on hand-made data in fresh tenan
 instruments and closes of our own, so the demo data and other tests cannot move them.
 """
 
-import itertools
-import math
 import random
 import re
-import statistics
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -20,6 +17,7 @@ import pytest
 from portal import tenancy
 from portal.market.models import Instrument, Price
 from portal.trades.models import Fill, Trade
+from tests import reference
 
 # --- data helpers ----------------------------------------------------------------------------
 
@@ -243,26 +241,8 @@ def risk_book(app, fresh_tenant) -> RiskBook:
 def expected_risk(book: RiskBook, lookback: int) -> dict:
     common = [day for day in book.days if day in book.closes_d][-(lookback + 1):]
     values = [float(10 * book.closes_c[day] + 3 * book.closes_d[day]) for day in common]
-    returns = [b / a - 1 for a, b in itertools.pairwise(values)]
-    mean, stdev = statistics.fmean(returns), statistics.stdev(returns)
-    p5 = statistics.quantiles(returns, n=20, method="inclusive")[0]
-    peak, max_dd = values[0], 0.0
-    for value in values:
-        peak = max(peak, value)
-        max_dd = max(max_dd, 1 - value / peak)
-    downside = math.sqrt(statistics.fmean(min(r, 0.0) ** 2 for r in returns))
-    return {
-        "observations": len(returns), "start": common[0].isoformat(),
-        "end": common[-1].isoformat(),
-        "annualized_return": mean * 252,
-        "volatility": stdev * math.sqrt(252),
-        "var_95": -p5,
-        "cvar_95": -statistics.fmean(r for r in returns if r <= p5),
-        "max_drawdown": max_dd,
-        "sharpe_ratio": mean / stdev * math.sqrt(252),
-        "sortino_ratio": mean * 252 / (downside * math.sqrt(252)),
-        "calmar_ratio": mean * 252 / max_dd,
-    }
+    return {"start": common[0].isoformat(), "end": common[-1].isoformat(),
+            **reference.risk_figures(values)}
 
 
 @pytest.mark.parametrize("lookback", [30, 60, 252])
