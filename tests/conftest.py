@@ -242,3 +242,18 @@ def fresh_tenant(app):
     """A new, empty tenant with an admin, a trader and a viewer (role@<slug>.test, password
     demo-password): for tests that need exact, hand-made data."""
     return lambda name=None: make_fresh_tenant(app, name)
+
+
+@pytest.fixture
+def orm_filter_off():
+    """The first wall (the ORM tenant filter) removed for one test, then put back: on SQLite
+    tenants then leak; on PostgreSQL row-level security must hold on its own."""
+    from sqlalchemy import event
+
+    from portal.tenancy import TenantSession
+
+    event.remove(TenantSession, "do_orm_execute", tenancy._filter_to_tenant)
+    try:
+        yield
+    finally:
+        event.listen(TenantSession, "do_orm_execute", tenancy._filter_to_tenant)

@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import event, select, text
+from sqlalchemy import select, text
 from sqlalchemy.engine import make_url
 
 from portal import pgsetup, tenancy
@@ -19,7 +19,6 @@ from portal.audit.models import AuditRecord
 from portal.auth.models import RevokedToken, User
 from portal.db import make_engine
 from portal.idempotency import IdempotencyRecord
-from portal.tenancy import TenantSession
 from portal.trades.models import Fill, Trade
 from tests import pg
 from tests.conftest import backend, make_fresh_tenant
@@ -90,13 +89,3 @@ def walled_tenants(app, superuser):
                     "tests/postgres/conftest.py so the isolation tests cover it"
                 )
     return tenants
-
-
-@pytest.fixture
-def orm_filter_off():
-    """The first wall (the ORM tenant filter) removed, so only row-level security is left."""
-    event.remove(TenantSession, "do_orm_execute", tenancy._filter_to_tenant)
-    try:
-        yield
-    finally:
-        event.listen(TenantSession, "do_orm_execute", tenancy._filter_to_tenant)

@@ -7,12 +7,11 @@ own SQLite database, so it runs (and means the same) in both stages of .ci/run.
 """
 
 import pytest
-from sqlalchemy import event, func, select
+from sqlalchemy import func, select
 
 from portal import migrate, tenancy
 from portal.alerts.models import Alert
 from portal.auth.models import Tenant
-from portal.tenancy import TenantSession
 from tests.conftest import build_app
 
 
@@ -33,15 +32,6 @@ def sqlite_app(tmp_path_factory):
             with tenancy.tenant_session_scope(tenant_id) as db:
                 db.add_all(Alert(title=f"{label}-{i}", severity="info") for i in range(3))
     return app, tenants
-
-
-@pytest.fixture
-def orm_filter_off():
-    event.remove(TenantSession, "do_orm_execute", tenancy._filter_to_tenant)
-    try:
-        yield
-    finally:
-        event.listen(TenantSession, "do_orm_execute", tenancy._filter_to_tenant)
 
 
 def visible(app, tenant_id) -> tuple[set, int]:
