@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, PlainSerializer
 
 from portal.db import decimal_string
 from portal.metrics.queries import DEFAULT_LOOKBACK_DAYS, DEFAULT_WINDOW
+from portal.observability import RequestFigures
 
 DecimalString = Annotated[Decimal, PlainSerializer(decimal_string, return_type=str)]
 Window = Literal["1d", "7d", "30d", "all"]
@@ -104,18 +105,6 @@ class RiskOut(BaseModel):
         )
 
 
-class RequestsOut(_Out):
-    since: datetime
-    count: int
-    client_errors: int
-    server_errors: int
-    mean_ms: float | None
-    p50_ms: float | None
-    p95_ms: float | None
-    max_ms: float | None
-    sample_size: int
-
-
 class MemoryOut(BaseModel):
     total_bytes: int
     used_bytes: int
@@ -146,7 +135,9 @@ class ProcessOut(BaseModel):
 class SystemOut(BaseModel):
     host: HostOut
     process: ProcessOut
-    requests: RequestsOut
+    # The per-tenant figures are already exactly the JSON shape; pydantic serialises the
+    # dataclass as it is.
+    requests: RequestFigures
 
     @classmethod
     def from_figures(cls, figures) -> "SystemOut":
@@ -163,7 +154,7 @@ class SystemOut(BaseModel):
             ),
             process=ProcessOut(pid=figures.process_pid, rss_bytes=figures.process_rss_bytes,
                                uptime_seconds=figures.process_uptime_seconds),
-            requests=RequestsOut.model_validate(figures.requests),
+            requests=figures.requests,
         )
 
 
