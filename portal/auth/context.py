@@ -101,19 +101,26 @@ def bind_request() -> None:
 
     db = tenancy.tenant_session(tenant_id)
     g.db = db
-    tenant = db.get(Tenant, tenant_id)
-    if tenant is None or not tenant.is_active:
-        _refuse("unknown or suspended tenant")
-    user = db.get(User, user_id)
-    if user is None or not user.is_active:
-        _refuse("unknown or deactivated user")
+    # One query on the way in: the membership joins its tenant and user. Only a refusal
+    # looks further, to name its reason.
     membership = db.get(Membership, (tenant_id, user_id))
     if membership is None:
+        if db.get(Tenant, tenant_id) is None:
+            _refuse("unknown or suspended tenant")
+        if db.get(User, user_id) is None:
+            _refuse("unknown or deactivated user")
         _refuse("user is not a member of the token's tenant")
+    tenant, user = membership.tenant, membership.user
+    if not tenant.is_active:
+        _refuse("unknown or suspended tenant")
+    if not user.is_active:
+        _refuse("unknown or deactivated user")
     if db.get(RevokedToken, (tenant_id, str(jti))) is not None:
         _refuse("revoked token")
-    # Reads above opened a transaction; end it so each view starts clean.
-    db.rollback()
+    # End the read transaction so each view starts a fresh one (and, on PostgreSQL, sets the
+    # tenant again). Commit, not rollback: a rollback would expire the loaded tenant, user and
+    # membership and cost a query per attribute read later.
+    db.commit()
 
     g.tenant_id = tenant_id
     g.tenant = tenant
