@@ -9,6 +9,7 @@ import re
 import time
 import uuid
 from typing import Any
+from urllib.parse import urlsplit
 
 from flask import (
     Flask,
@@ -282,6 +283,18 @@ def init_app(app: Flask) -> None:
             "permissions": g.get("permissions", frozenset()),
             "can": lambda permission: permission in g.get("permissions", frozenset()),
         }
+
+
+def local_path(target: str | None) -> str | None:
+    """`target` if it is a path on this site, else None: the guard for every redirect a
+    request names (`next`), so none can send a user to another host. `//host` and `/\\host`
+    are other hosts to a browser."""
+    if not target or not target.startswith("/") or target.startswith(("//", "/\\")):
+        return None
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc:
+        return None
+    return target
 
 
 def get_or_404(model, raw_id: Any):

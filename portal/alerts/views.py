@@ -2,7 +2,6 @@
 and acknowledging. Pages, their htmx fragments and the JSON share the same queries."""
 
 import uuid
-from urllib.parse import urlsplit
 
 from flask import Blueprint, flash, redirect, request, url_for
 from pydantic import ValidationError
@@ -19,7 +18,7 @@ from portal.auth.permissions import require_permission
 from portal.db import utcnow
 from portal.idempotency import validate_key
 from portal.pagination import encode_cursor, parse_limit
-from portal.web import ApiError, field_errors, is_htmx, json_response, render_page
+from portal.web import ApiError, field_errors, is_htmx, json_response, local_path, render_page
 
 bp = Blueprint("alerts", __name__, url_prefix="/alerts")
 api = Blueprint("alerts_api", __name__, url_prefix="/api/alerts")
@@ -152,8 +151,4 @@ def acknowledge(alert_id):
 
 def _back(target: str | None, alert) -> str:
     """Where a plain form returns to: the page it came from, if that is one of ours."""
-    if target and target.startswith("/") and not target.startswith(("//", "/\\")):
-        parts = urlsplit(target)
-        if not parts.scheme and not parts.netloc:
-            return target
-    return url_for("alerts.detail", alert_id=alert.id)
+    return local_path(target) or url_for("alerts.detail", alert_id=alert.id)

@@ -1,5 +1,3 @@
-from urllib.parse import urlsplit
-
 from flask import Blueprint, current_app, flash, g, redirect, request, url_for
 from flask_jwt_extended import set_access_cookies, unset_jwt_cookies
 
@@ -8,7 +6,7 @@ from portal.auth.context import issue_token
 from portal.auth.permissions import public
 from portal.auth.schemas import TokenRequest
 from portal.extensions import limiter
-from portal.web import api_error, json_response, render_page
+from portal.web import api_error, json_response, local_path, render_page
 
 bp = Blueprint("auth", __name__)
 api = Blueprint("auth_api", __name__, url_prefix="/api/auth")
@@ -48,11 +46,7 @@ def _limited(view):
 
 
 def _safe_next(target: str | None) -> str:
-    if target:
-        parts = urlsplit(target)
-        if not parts.scheme and not parts.netloc and target.startswith("/"):
-            return target
-    return url_for("system.dashboard")
+    return local_path(target) or url_for("system.dashboard")
 
 
 @bp.route("/login", methods=["GET", "POST"])

@@ -222,7 +222,7 @@ class TestBrowserSession:
         data = {"email": "trader@acme.test", "password": "demo-password"}
         local = client.post("/login", data={**data, "next": "/status"})
         assert local.location == "/status"
-        for evil in ("https://evil.test/", "//evil.test/x"):
+        for evil in ("https://evil.test/", "//evil.test/x", "/\\evil.test/x"):
             response = client.post("/login", data={**data, "next": evil})
             assert response.location == "/"
 
