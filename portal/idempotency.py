@@ -7,6 +7,8 @@ different body is a client bug and answers 422.
 
 import hashlib
 import json
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import JSON, Integer, String
@@ -68,3 +70,37 @@ def remember(db, scope: str, key: str | None, fingerprint: str, body: dict, stat
 def is_duplicate_key_race(exc: IntegrityError) -> bool:
     """Two concurrent first requests with one key: the loser's insert hits the primary key."""
     return "idempotency_records" in str(exc.orig) or "pk_idempotency_records" in str(exc.orig)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    body: dict
+    status: int
+    replayed: bool
+
+
+def create_once(db, scope: str, key: str | None, payload: dict,
+                create: Callable[[], dict]) -> Outcome:
+    """Run `create` (it adds rows and returns the 201 answer) and commit, at most once per key.
+
+    A known key replays its stored answer. The record commits with the rows it describes;
+    when two first requests with one key race, the loser's record insert hits the primary
+    key, its whole transaction rolls back, and it answers with the winner's stored result.
+    """
+    fingerprint = request_fingerprint(payload)
+    stored = replay(db, scope, key, fingerprint)
+    if stored is not None:
+        return Outcome(*stored, replayed=True)
+    body = create()
+    remember(db, scope, key, fingerprint, body, 201)
+    try:
+        db.commit()
+    except IntegrityError as exc:
+        db.rollback()
+        if key is None or not is_duplicate_key_race(exc):
+            raise
+        stored = replay(db, scope, key, fingerprint)
+        if stored is None:
+            raise
+        return Outcome(*stored, replayed=True)
+    return Outcome(body, 201, replayed=False)

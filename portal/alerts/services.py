@@ -2,7 +2,6 @@
 
 from flask import g
 from sqlalchemy import update
-from sqlalchemy.exc import IntegrityError
 
 from portal import idempotency
 from portal.alerts.models import Alert
@@ -36,28 +35,11 @@ def create_alert(data: AlertCreate) -> Alert:
     return alert
 
 
-def create_alert_once(data: AlertCreate, key: str | None) -> tuple[dict, int]:
+def create_alert_once(data: AlertCreate, key: str | None) -> idempotency.Outcome:
     """Create an alert and answer with its JSON; with an `Idempotency-Key`, a retry gets the
     first answer back instead of a second alert (the same key with another body is a 422)."""
-    fingerprint = idempotency.request_fingerprint(data.model_dump(mode="json"))
-    stored = idempotency.replay(session, CREATE_SCOPE, key, fingerprint)
-    if stored is not None:
-        return stored
-    alert = _add_alert(data)
-    body = alert_json(alert)
-    idempotency.remember(session, CREATE_SCOPE, key, fingerprint, body, 201)
-    try:
-        session.commit()
-    except IntegrityError as exc:
-        # Two first requests with one key at once: the other one won; answer with its result.
-        session.rollback()
-        if key is None or not idempotency.is_duplicate_key_race(exc):
-            raise
-        stored = idempotency.replay(session, CREATE_SCOPE, key, fingerprint)
-        if stored is None:
-            raise
-        return stored
-    return body, 201
+    return idempotency.create_once(session, CREATE_SCOPE, key, data.model_dump(mode="json"),
+                                   lambda: alert_json(_add_alert(data)))
 
 
 def acknowledge(alert: Alert) -> Alert:

@@ -45,9 +45,9 @@ def create_alert():
                        "and tags", "invalid_input", "body")
     data = AlertCreate.model_validate(payload)
     key = validate_key(request.headers.get("Idempotency-Key"))
-    body, status = services.create_alert_once(data, key)
-    location = url_for("alerts_api.get_alert", alert_id=body["id"])
-    return json_response(body, status, headers={"Location": location})
+    outcome = services.create_alert_once(data, key)
+    location = url_for("alerts_api.get_alert", alert_id=outcome.body["id"])
+    return json_response(outcome.body, outcome.status, headers={"Location": location})
 
 
 @api.get("/<alert_id>")

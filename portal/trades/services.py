@@ -14,17 +14,15 @@ The rules:
   conditional UPDATE (`... WHERE status = 'pending'`), so a cancel racing a fill wins once.
 """
 
-from dataclasses import dataclass
 from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal, DefaultContext, InvalidOperation
 
 from flask import current_app, g
 from sqlalchemy import select, update
-from sqlalchemy.exc import IntegrityError
 
 from portal.audit import services as audit
 from portal.db import new_id, utcnow
-from portal.idempotency import is_duplicate_key_race, remember, replay, request_fingerprint
+from portal.idempotency import Outcome, create_once
 from portal.market.queries import latest_close, latest_closes
 from portal.tenancy import lock_within_tenant, session
 from portal.trades import queries
@@ -67,38 +65,11 @@ def fee_rate() -> Decimal:
 
 # Placing an order.
 
-@dataclass(frozen=True)
-class Placement:
-    body: dict
-    status: int
-    replayed: bool
-
-
-def place_order(order: OrderRequest, idempotency_key: str | None = None) -> Placement:
-    """Store (and when it can, fill) an order; with an idempotency key, at most once.
-
-    The idempotency record commits with the trade. Two concurrent first requests with one
-    key both get this far; the loser's record insert hits the primary key, its whole
-    transaction (trade included) rolls back and it answers with the winner's stored result.
-    """
-    fingerprint = request_fingerprint(order.model_dump(mode="json"))
-    stored = replay(session, ORDER_SCOPE, idempotency_key, fingerprint)
-    if stored is not None:
-        return Placement(*stored, replayed=True)
-    trade = _new_order(order)
-    body = trade_json(trade)
-    remember(session, ORDER_SCOPE, idempotency_key, fingerprint, body, 201)
-    try:
-        session.commit()
-    except IntegrityError as exc:
-        session.rollback()
-        if idempotency_key is None or not is_duplicate_key_race(exc):
-            raise
-        stored = replay(session, ORDER_SCOPE, idempotency_key, fingerprint)
-        if stored is None:
-            raise
-        return Placement(*stored, replayed=True)
-    return Placement(body, 201, replayed=False)
+def place_order(order: OrderRequest, idempotency_key: str | None = None) -> Outcome:
+    """Store (and when it can, fill) an order; with an idempotency key, at most once: the
+    idempotency record commits with the trade (portal.idempotency.create_once)."""
+    return create_once(session, ORDER_SCOPE, idempotency_key, order.model_dump(mode="json"),
+                       lambda: trade_json(_new_order(order)))
 
 
 def _new_order(order: OrderRequest) -> Trade:

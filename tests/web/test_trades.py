@@ -12,10 +12,9 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import func, select
 
-from portal import tenancy
+from portal import idempotency, tenancy
 from portal.audit.models import AuditRecord
 from portal.market.models import Instrument, Price
-from portal.trades import services
 from portal.trades.models import Trade
 
 BASE_DAY = date(2021, 3, 1)
@@ -371,14 +370,14 @@ def test_two_simultaneous_first_requests_with_one_key_make_one_trade(app, desk, 
     key = f"race-{uuid.uuid4()}"
     winner = place(desk.trader, order(desk.symbol, quantity="2"), key).json
     # The loser checked for the key before the winner committed, so it saw nothing.
-    real_replay = services.replay
+    real_replay = idempotency.replay
     calls = []
 
     def not_yet_committed(*args):
         calls.append(args)
         return None if len(calls) == 1 else real_replay(*args)
 
-    monkeypatch.setattr(services, "replay", not_yet_committed)
+    monkeypatch.setattr(idempotency, "replay", not_yet_committed)
     loser = place(desk.trader, order(desk.symbol, quantity="2"), key)
 
     assert len(calls) == 2
