@@ -7,22 +7,16 @@ from sqlalchemy import func, select
 
 from portal.market import queries as market
 from portal.market.models import Price
+from portal.metrics import analytics
+from portal.metrics.queries import executions
 from portal.tenancy import session
-from portal.trades.models import Trade
 
 
 def holdings() -> dict[str, Decimal]:
-    """Net quantity per symbol of the tenant's filled trades, long positions only, by symbol.
-
-    Summed in Python: SQLite keeps Money as text, and SUM over text would go through floats.
-    """
-    net: dict[str, Decimal] = {}
-    rows = session.execute(
-        select(Trade.symbol, Trade.side, Trade.quantity).where(Trade.status == "filled")
-    )
-    for symbol, side, quantity in rows:
-        net[symbol] = net.get(symbol, Decimal(0)) + (quantity if side == "buy" else -quantity)
-    return {symbol: net[symbol] for symbol in sorted(net) if net[symbol] > 0}
+    """The tenant's long positions by symbol: the same ledger the portfolio figures use, so
+    the correlation page and /metrics never disagree about what the desk holds."""
+    ledger = analytics.replay(executions())
+    return {h.symbol: h.quantity for h in ledger.open_holdings if h.quantity > 0}
 
 
 def unknown_symbols(symbols: list[str]) -> list[str]:
