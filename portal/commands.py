@@ -105,12 +105,12 @@ def demo(ctx, host: str, port: int) -> None:
               help="Keep idempotency records this long; a retry after that places a new order.")
 @with_appcontext
 def prune(idempotency_hours: int) -> None:
-    """Delete revoked tokens past their expiry and old idempotency records, tenant by tenant."""
+    """Delete ended sessions past their expiry and old idempotency records, tenant by tenant."""
     from datetime import timedelta
 
     from sqlalchemy import delete, select
 
-    from portal.auth.models import RevokedToken, Tenant
+    from portal.auth.models import RevokedSession, Tenant
     from portal.db import utcnow
     from portal.idempotency import IdempotencyRecord
 
@@ -121,10 +121,10 @@ def prune(idempotency_hours: int) -> None:
     for tenant_id in tenant_ids:
         with tenancy.tenant_session_scope(tenant_id, admin=True) as db:
             tokens += db.execute(
-                delete(RevokedToken).where(RevokedToken.expires_at < now)).rowcount
+                delete(RevokedSession).where(RevokedSession.expires_at < now)).rowcount
             records += db.execute(
                 delete(IdempotencyRecord).where(
                     IdempotencyRecord.created_at < now - timedelta(hours=idempotency_hours))
             ).rowcount
-    click.echo(f"Pruned {tokens} expired revoked token(s) and {records} idempotency record(s) "
+    click.echo(f"Pruned {tokens} ended session(s) past expiry and {records} idempotency record(s) "
                f"in {len(tenant_ids)} organisation(s).")

@@ -2,7 +2,7 @@
 
 from portal.alerts.models import Alert
 from portal.audit.models import AuditRecord
-from portal.auth.models import Membership, RevokedToken, Tenant, User
+from portal.auth.models import Membership, RevokedSession, Tenant, User
 from portal.db import Base
 from portal.idempotency import IdempotencyRecord
 from portal.market.models import Instrument, Price
@@ -17,7 +17,7 @@ __all__ = [
     "Instrument",
     "Membership",
     "Price",
-    "RevokedToken",
+    "RevokedSession",
     "Tenant",
     "Trade",
     "User",

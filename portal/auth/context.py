@@ -7,6 +7,7 @@ tenant-bound session.
 """
 
 import logging
+import re
 import uuid
 from datetime import UTC, datetime
 
@@ -24,11 +25,14 @@ from flask_jwt_extended.exceptions import CSRFError, JWTExtendedException
 from jwt.exceptions import PyJWTError
 
 from portal import tenancy
-from portal.auth.models import Membership, RevokedToken, Tenant, User
+from portal.auth.models import Membership, Tenant, User
 from portal.auth.permissions import permissions_for
+from portal.auth.queries import session_revoked
 from portal.web import ApiError, api_error, is_api_request, is_htmx
 
 log = logging.getLogger("portal.auth")
+
+_SESSION_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")  # what fits revoked_sessions.session_id
 
 signals = Namespace()
 # Sent with `reason=` whenever a request is refused for a tenant-context reason (bad or
@@ -62,10 +66,16 @@ def _refuse(reason: str, message: str = "Authentication required."):
     raise Unauthorized(reason, message)
 
 
-def issue_token(user: User, membership: Membership) -> str:
+def issue_token(user: User, membership: Membership, session_id: str | None = None) -> str:
+    """A token for one sign-in. Every token of a sign-in carries its `sid` (a new one at
+    sign-in, the same one when refreshed), so ending the session ends all of them at once."""
     return create_access_token(
         identity=str(user.id),
-        additional_claims={"tenant_id": str(membership.tenant_id), "role": membership.role},
+        additional_claims={
+            "tenant_id": str(membership.tenant_id),
+            "role": membership.role,
+            "sid": session_id or uuid.uuid4().hex,
+        },
     )
 
 
@@ -95,9 +105,10 @@ def bind_request() -> None:
     claims = get_jwt()
     tenant_id = _parse_uuid(claims.get("tenant_id"))
     user_id = _parse_uuid(claims.get("sub"))
-    jti = claims.get("jti")
-    if tenant_id is None or user_id is None or not jti:
-        _refuse("token without tenant, subject or id")
+    session_id = claims.get("sid")
+    if (tenant_id is None or user_id is None or not isinstance(session_id, str)
+            or not _SESSION_ID.fullmatch(session_id)):
+        _refuse("token without tenant, subject or session")
 
     db = tenancy.tenant_session(tenant_id)
     g.db = db
@@ -115,8 +126,8 @@ def bind_request() -> None:
         _refuse("unknown or suspended tenant")
     if not user.is_active:
         _refuse("unknown or deactivated user")
-    if db.get(RevokedToken, (tenant_id, str(jti))) is not None:
-        _refuse("revoked token")
+    if session_revoked(db, session_id):
+        _refuse("revoked token: its session has ended")
     # End the read transaction so each view starts a fresh one (and, on PostgreSQL, sets the
     # tenant again). Commit, not rollback: a rollback would expire the loaded tenant, user and
     # membership and cost a query per attribute read later.
@@ -137,10 +148,7 @@ def bind_request() -> None:
     if from_cookie and remaining < current_app.config["TOKEN_REFRESH_WINDOW"]:
         # Implicit refresh. Decided before the view runs so the page it renders already
         # carries the new token's CSRF value in its forms.
-        g.refreshed_token = create_access_token(
-            identity=claims["sub"],
-            additional_claims={"tenant_id": claims["tenant_id"], "role": membership.role},
-        )
+        g.refreshed_token = issue_token(user, membership, session_id)
         g.csrf_token = get_csrf_token(g.refreshed_token)
 
 

@@ -49,10 +49,14 @@ class Membership(TenantScoped, Base):
     tenant: Mapped[Tenant] = relationship(lazy="joined")
 
 
-class RevokedToken(TenantScoped, Base):
-    __tablename__ = "revoked_tokens"
+class RevokedSession(TenantScoped, Base):
+    """A sign-in that has ended (logout, tenant switch): every token carrying its `sid` claim
+    is refused, including the ones an implicit refresh issued. Kept until the last token the
+    session could have issued has expired (`expires_at`), then `prune` drops it."""
 
-    jti: Mapped[str] = mapped_column(String(64), primary_key=True)
+    __tablename__ = "revoked_sessions"
+
+    session_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     user_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("users.id"))
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
     revoked_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

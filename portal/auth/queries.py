@@ -3,7 +3,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import select
 
-from portal.auth.models import Membership, Tenant, User
+from portal.auth.models import Membership, RevokedSession, Tenant, User
 from portal.tenancy import unscoped_session
 
 
@@ -30,3 +30,8 @@ def active_memberships(user_id: uuid.UUID) -> list[MembershipChoice]:
             .order_by(Tenant.name)
         ).all()
     return [MembershipChoice(*row) for row in rows]
+
+
+def session_revoked(db, session_id: str) -> bool:
+    """Has this sign-in of the session's tenant ended?"""
+    return db.get(RevokedSession, (db.tenant_id, session_id)) is not None

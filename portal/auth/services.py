@@ -1,15 +1,22 @@
 """Signing in, signing out and switching tenant: the only auth code that writes."""
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import timedelta
 
-from flask import g
+from flask import current_app, g
+from sqlalchemy.exc import IntegrityError
 
 from portal import tenancy
 from portal.audit import services as audit
-from portal.auth.models import RevokedToken, User
+from portal.auth.models import RevokedSession, User
 from portal.auth.passwords import verify_password
-from portal.auth.queries import MembershipChoice, active_memberships, find_user
+from portal.auth.queries import (
+    MembershipChoice,
+    active_memberships,
+    find_user,
+    session_revoked,
+)
+from portal.db import utcnow
 
 
 class LoginFailed(Exception):
@@ -27,6 +34,7 @@ class SignIn:
 
 
 INVALID_CREDENTIALS = "Invalid email or password."
+SESSION_REVOCATION_SLACK = timedelta(minutes=1)
 
 
 def authenticate(email: str, password: str, tenant_slug: str | None, *,
@@ -80,27 +88,41 @@ def _audit_failure(user, memberships, wanted, email, reason) -> None:
                      details={"reason": reason}, actor_id=user.id, actor_email=email)
 
 
-def revoke_current_token(action: str = "auth.logout") -> None:
+def end_session(action: str = "auth.logout") -> None:
+    """Revoke the request's whole sign-in (every token with its `sid`) and audit it.
+
+    Two requests ending one session at once (a double-clicked logout) both get past the token
+    check; the loser's insert hits the primary key and rolls back: the session is ended
+    either way, so that is success, not an error.
+    """
     claims = g.jwt_claims
     db = tenancy.session
+    # A refresh racing this logout may issue one more token of the session; it expires no
+    # later than a token issued now would (plus the slack), so the row outlives it.
+    ttl = current_app.config["JWT_ACCESS_TOKEN_EXPIRES"]
     db.add(
-        RevokedToken(
-            jti=str(claims["jti"]),
+        RevokedSession(
+            session_id=str(claims["sid"]),
             user_id=g.user.id,
-            expires_at=datetime.fromtimestamp(claims["exp"], UTC),
+            expires_at=utcnow() + ttl + SESSION_REVOCATION_SLACK,
         )
     )
     audit.record(db, action, target_type="user", target_id=g.user.id)
-    db.commit()
+    try:
+        db.commit()
+    except IntegrityError:
+        db.rollback()
+        if not session_revoked(db, str(claims["sid"])):
+            raise
 
 
 def switch_tenant(slug: str) -> MembershipChoice | None:
-    """The membership to switch to, after checking it; the old token is revoked."""
+    """The membership to switch to, after checking it; the old session is ended."""
     wanted = slug.strip().lower()
     choice = next((m for m in active_memberships(g.user.id) if m.slug == wanted), None)
     if choice is None:
         return None
-    revoke_current_token("auth.switch_out")
+    end_session("auth.switch_out")
     with tenancy.tenant_session_scope(choice.tenant_id) as db:
         audit.record(db, "auth.switch_in", target_type="user", target_id=g.user.id)
     return choice

@@ -74,7 +74,7 @@ def login():
 
 @bp.post("/logout")
 def logout():
-    services.revoke_current_token()
+    services.end_session()
     response = redirect(url_for("auth.login"), code=303)
     unset_jwt_cookies(response)
     g.token_replaced = True
@@ -117,6 +117,6 @@ def token():
 
 @api.post("/logout")
 def api_logout():
-    services.revoke_current_token()
+    services.end_session()
     g.token_replaced = True
     return json_response({"revoked": True})

@@ -16,7 +16,7 @@ from sqlalchemy.engine import make_url
 from portal import pgsetup, tenancy
 from portal.alerts.models import Alert
 from portal.audit.models import AuditRecord
-from portal.auth.models import RevokedToken, User
+from portal.auth.models import RevokedSession, User
 from portal.db import make_engine
 from portal.idempotency import IdempotencyRecord
 from portal.trades.models import Fill, Trade
@@ -61,7 +61,7 @@ def sample_rows(label: str, member_id: uuid.UUID) -> list:
         AuditRecord(action=f"rls.{label}"),
         IdempotencyRecord(scope="rls", key=f"key-{label}", request_hash="0" * 64,
                           status_code=201, response_body={"label": label}),
-        RevokedToken(jti=f"rls-{label}-{uuid.uuid4().hex}", user_id=member_id,
+        RevokedSession(session_id=f"rls-{label}-{uuid.uuid4().hex}", user_id=member_id,
                      expires_at=now + timedelta(hours=1)),
     ]
 

@@ -110,7 +110,7 @@ def test_a_bad_row_is_reported_by_line_and_nothing_is_imported(app, tmp_path):
 def test_prune_drops_only_expired_revocations_and_old_idempotency_records(app, fresh_tenant):
     from datetime import UTC, datetime, timedelta
 
-    from portal.auth.models import RevokedToken
+    from portal.auth.models import RevokedSession
     from portal.idempotency import IdempotencyRecord
 
     tenant = fresh_tenant()
@@ -118,8 +118,10 @@ def test_prune_drops_only_expired_revocations_and_old_idempotency_records(app, f
     with app.app_context(), tenancy.tenant_session_scope(tenant.id) as db:
         user_id = db.scalar(select(Membership.user_id).limit(1))
         db.add_all([
-            RevokedToken(jti="expired", user_id=user_id, expires_at=now - timedelta(minutes=1)),
-            RevokedToken(jti="live", user_id=user_id, expires_at=now + timedelta(minutes=30)),
+            RevokedSession(session_id="expired", user_id=user_id,
+                           expires_at=now - timedelta(minutes=1)),
+            RevokedSession(session_id="live", user_id=user_id,
+                           expires_at=now + timedelta(minutes=30)),
             IdempotencyRecord(scope="s", key="old", request_hash="h", status_code=201,
                               response_body={}, created_at=now - timedelta(hours=30)),
             IdempotencyRecord(scope="s", key="new", request_hash="h", status_code=201,
@@ -129,5 +131,5 @@ def test_prune_drops_only_expired_revocations_and_old_idempotency_records(app, f
     assert result.exit_code == 0, result.output
     assert "Pruned" in result.output
     with app.app_context(), tenancy.tenant_session_scope(tenant.id) as db:
-        assert set(db.scalars(select(RevokedToken.jti))) == {"live"}
+        assert set(db.scalars(select(RevokedSession.session_id))) == {"live"}
         assert set(db.scalars(select(IdempotencyRecord.key))) == {"new"}

@@ -34,7 +34,8 @@ def forge(app, tenant, email="trader@acme.test", key=None, algorithm="HS256", **
     now = datetime.now(UTC)
     claims = {
         "sub": str(user.id), "tenant_id": str(tenant), "role": "admin",
-        "jti": str(uuid.uuid4()), "iat": now, "nbf": now, "exp": now + timedelta(minutes=30),
+        "jti": str(uuid.uuid4()), "sid": uuid.uuid4().hex,
+        "iat": now, "nbf": now, "exp": now + timedelta(minutes=30),
         "type": "access", "fresh": False,
     }
     claims.update(changes)
@@ -269,6 +270,61 @@ class TestBrowserSession:
         browser = browser_as("trader@acme.test")
         response = browser.get("/status")
         assert not [c for c in response.headers.getlist("Set-Cookie") if "portal_access" in c]
+
+
+class TestSessionEnds:
+    """Every token of one sign-in shares a session id; ending the session ends them all."""
+
+    def test_tokens_of_one_sign_in_share_a_session_id_and_sign_ins_differ(self, app, client):
+        def sign_in():
+            response = client.post("/api/auth/token", json={
+                "email": "trader@acme.test", "password": "demo-password"})
+            return claims_of(app, response.json["access_token"])
+
+        first, second = sign_in(), sign_in()
+        assert first["sid"] and second["sid"] and first["sid"] != second["sid"]
+
+    def test_logout_also_ends_the_token_that_an_implicit_refresh_replaced(self, app, tenant_a):
+        from tests.conftest import BrowserClient
+
+        client = app.test_client()
+        old = forge(app, tenant_a.id, exp=datetime.now(UTC) + timedelta(minutes=5),
+                    csrf=str(uuid.uuid4()))
+        client.set_cookie(app.config["JWT_ACCESS_COOKIE_NAME"], old)
+        assert client.get("/status").status_code == 200
+        refreshed = client.get_cookie(app.config["JWT_ACCESS_COOKIE_NAME"]).value
+        assert refreshed != old
+        assert claims_of(app, refreshed)["sid"] == claims_of(app, old)["sid"]
+
+        assert BrowserClient(client, app).post("/logout").status_code == 303
+        for token in (old, refreshed):
+            assert app.test_client().get("/api/status", headers=bearer(token)).status_code == 401
+
+    def test_a_switch_ends_the_old_session_but_not_another_sign_in(self, browser_as, app,
+                                                                    client):
+        other = mint_token(app, "ops@example.test", "acme")
+        browser = browser_as("ops@example.test", "acme")
+        old = browser.client.get_cookie(app.config["JWT_ACCESS_COOKIE_NAME"]).value
+        assert browser.post("/switch-tenant", data={"tenant": "globex"}).status_code == 303
+        assert client.get("/api/status", headers=bearer(old)).status_code == 401
+        assert client.get("/api/status", headers=bearer(other)).status_code == 200
+
+    def test_two_logouts_racing_with_one_token_both_end_it_without_a_500(
+        self, app, client, monkeypatch
+    ):
+        token = mint_token(app, "trader@acme.test")
+        assert client.post("/api/auth/logout", headers=bearer(token)).status_code == 200
+        # The second request passed the token check before the first one committed.
+        monkeypatch.setattr("portal.auth.context.session_revoked", lambda _db, _sid: False)
+        racing = client.post("/api/auth/logout", headers=bearer(token))
+        assert racing.status_code == 200, racing.text
+        monkeypatch.undo()
+        assert client.get("/api/status", headers=bearer(token)).status_code == 401
+
+    def test_a_token_without_a_session_id_is_refused(self, app, client, tenant_a):
+        for sid in (None, "", "x" * 65, "sid\n", "bad sid", 12):
+            token = forge(app, tenant_a.id, sid=sid)
+            assert client.get("/api/status", headers=bearer(token)).status_code == 401, sid
 
 
 class TestTenantSwitch:
