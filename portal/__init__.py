@@ -77,6 +77,7 @@ def register_blueprints(app: Flask) -> None:
     from portal.metrics.views import api as metrics_api
     from portal.metrics.views import bp as metrics
     from portal.observability import bp as internal
+    from portal.openapi.views import bp as openapi
     from portal.system.views import api as system_api
     from portal.system.views import bp as system
     from portal.trades.views import api as trades_api
@@ -85,6 +86,7 @@ def register_blueprints(app: Flask) -> None:
     for blueprint in (
         auth, auth_api, system, system_api, alerts, alerts_api, trades, trades_api,
         metrics, metrics_api, correlation, correlation_api, audit, audit_api, internal,
+        openapi,
     ):
         app.register_blueprint(blueprint)
 

@@ -11,12 +11,14 @@ from portal.alerts.models import SEVERITIES
 from portal.alerts.schemas import (
     AlertCreate,
     AlertFilters,
+    AlertOut,
     alert_json,
     alert_page_json,
 )
 from portal.auth.permissions import require_permission
 from portal.db import utcnow
 from portal.idempotency import validate_key
+from portal.openapi import documented, page_of
 from portal.pagination import encode_cursor, parse_limit
 from portal.web import ApiError, field_errors, is_htmx, json_response, local_path, render_page
 
@@ -27,6 +29,8 @@ api = Blueprint("alerts_api", __name__, url_prefix="/api/alerts")
 # JSON, for scripts.
 
 @api.get("")
+@documented(summary="List alerts, newest first", query=AlertFilters, paginated=True,
+            responses={200: page_of(AlertOut)})
 @require_permission("view_alerts")
 def list_alerts():
     filters = AlertFilters.from_query(request.args)
@@ -37,6 +41,8 @@ def list_alerts():
 
 
 @api.post("")
+@documented(summary="Raise an alert", body=AlertCreate, idempotent=True,
+            responses={201: AlertOut})
 @require_permission("create_alerts")
 def create_alert():
     payload = request.get_json(silent=True)
@@ -51,12 +57,15 @@ def create_alert():
 
 
 @api.get("/<alert_id>")
+@documented(summary="One alert", responses={200: AlertOut})
 @require_permission("view_alerts")
 def get_alert(alert_id):
     return json_response(alert_json(queries.get_alert(alert_id)))
 
 
 @api.post("/<alert_id>/acknowledge")
+@documented(summary="Acknowledge an alert (idempotent: the first who and when stay)",
+            responses={200: AlertOut})
 @require_permission("acknowledge_alerts")
 def acknowledge_alert(alert_id):
     alert = services.acknowledge(queries.get_alert(alert_id))

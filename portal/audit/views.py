@@ -3,6 +3,7 @@ from flask import Blueprint, request
 from portal.audit import queries
 from portal.audit.schemas import AuditFilter, AuditPageOut
 from portal.auth.permissions import require_permission
+from portal.openapi import documented
 from portal.pagination import parse_limit
 from portal.web import json_response, render_page
 
@@ -18,6 +19,8 @@ def _requested_page():
 
 
 @api.get("")
+@documented(summary="The organisation's audit log, newest first", query=AuditFilter,
+            paginated=True, responses={200: AuditPageOut})
 @require_permission("view_audit_logs")
 def list_records():
     return json_response(AuditPageOut.of(_requested_page()).model_dump(mode="json"))

@@ -4,8 +4,9 @@ from flask_jwt_extended import set_access_cookies, unset_jwt_cookies
 from portal.auth import services
 from portal.auth.context import issue_token
 from portal.auth.permissions import public
-from portal.auth.schemas import TokenRequest
+from portal.auth.schemas import RevokedOut, TokenOut, TokenRequest
 from portal.extensions import limiter
+from portal.openapi import documented
 from portal.web import api_error, json_response, local_path, render_page
 
 bp = Blueprint("auth", __name__)
@@ -94,6 +95,8 @@ def switch_tenant():
 
 
 @api.post("/token")
+@documented(summary="Exchange email and password for an access token", body=TokenRequest,
+            errors=(401, 429, 503), responses={200: TokenOut})
 @public
 @_limited
 def token():
@@ -108,15 +111,15 @@ def token():
     except services.LoginFailed as exc:
         return api_error(exc.status, exc.message, field=exc.field)
     expires = current_app.config["JWT_ACCESS_TOKEN_EXPIRES"]
-    return json_response({
-        "access_token": issue_token(sign_in.user, sign_in.membership),
-        "token_type": "Bearer",
-        "expires_in": int(expires.total_seconds()),
-    })
+    return json_response(TokenOut(
+        access_token=issue_token(sign_in.user, sign_in.membership),
+        expires_in=int(expires.total_seconds()),
+    ).model_dump(mode="json"))
 
 
 @api.post("/logout")
+@documented(summary="Revoke the token this request carries", responses={200: RevokedOut})
 def api_logout():
     services.end_session()
     g.token_replaced = True
-    return json_response({"revoked": True})
+    return json_response(RevokedOut(revoked=True).model_dump(mode="json"))

@@ -10,6 +10,7 @@ from portal.correlation.schemas import (
     MatrixOut,
     MatrixQuery,
 )
+from portal.openapi import documented
 from portal.web import ApiError, json_response, render_page, validation_message
 
 bp = Blueprint("correlation", __name__, url_prefix="/correlation")
@@ -17,6 +18,8 @@ api = Blueprint("correlation_api", __name__, url_prefix="/api/correlation")
 
 
 @api.get("/matrix")
+@documented(summary="Correlation matrix of daily returns", query=MatrixQuery,
+            responses={200: MatrixOut})
 @require_permission("view_metrics")
 def matrix():
     result = services.correlation_matrix(MatrixQuery.from_args(request.args))
@@ -24,6 +27,8 @@ def matrix():
 
 
 @api.get("/analysis")
+@documented(summary="Correlation analysis: pairs, diversification, clusters",
+            query=AnalysisQuery, responses={200: AnalysisOut})
 @require_permission("view_metrics")
 def analysis():
     result = services.correlation_analysis(AnalysisQuery.from_args(request.args))

@@ -2,6 +2,7 @@ from flask import Blueprint, request
 
 from portal.auth.permissions import require_permission
 from portal.metrics import queries, schemas
+from portal.openapi import documented
 from portal.web import json_response, render_page
 
 bp = Blueprint("metrics", __name__, url_prefix="/metrics")
@@ -45,6 +46,8 @@ def system_page():
 
 
 @api.get("/portfolio")
+@documented(summary="Positions and totals from the filled trades",
+            responses={200: schemas.PortfolioOut})
 @require_permission("view_portfolio")
 def portfolio():
     return json_response(schemas.as_json(schemas.PortfolioOut.model_validate(
@@ -52,6 +55,8 @@ def portfolio():
 
 
 @api.get("/trading")
+@documented(summary="Trading figures over a window", query=schemas.TradingQuery,
+            responses={200: schemas.TradingOut})
 @require_permission("view_metrics")
 def trading():
     query = schemas.TradingQuery.model_validate(request.args.to_dict())
@@ -60,6 +65,8 @@ def trading():
 
 
 @api.get("/risk")
+@documented(summary="Risk figures of the current holdings", query=schemas.RiskQuery,
+            errors=(422,), responses={200: schemas.RiskOut})
 @require_permission("view_metrics")
 def risk():
     query = schemas.RiskQuery.model_validate(request.args.to_dict())
@@ -68,6 +75,8 @@ def risk():
 
 
 @api.get("/system")
+@documented(summary="Host, process and this organisation's request figures",
+            responses={200: schemas.SystemOut})
 @require_permission("view_system")
 def system():
     return json_response(schemas.as_json(schemas.SystemOut.from_figures(queries.system())))

@@ -2,7 +2,9 @@ from flask import Blueprint
 
 from portal import __version__
 from portal.auth.permissions import public
+from portal.openapi import documented
 from portal.system import queries
+from portal.system.schemas import StatusOut
 from portal.web import json_response, render_page
 
 bp = Blueprint("system", __name__)
@@ -29,8 +31,10 @@ def health():
 
 
 @api.get("/status")
+@documented(summary="Who and where you are: organisation, user, role, open work",
+            responses={200: StatusOut})
 def status():
-    return json_response(queries.status())
+    return json_response(StatusOut.model_validate(queries.status()).model_dump(mode="json"))
 
 
 @bp.app_context_processor

@@ -9,11 +9,14 @@ from pydantic import ValidationError
 
 from portal.auth.permissions import require_permission
 from portal.idempotency import validate_key
+from portal.openapi import documented, page_of
 from portal.pagination import parse_limit
 from portal.trades import queries, services
 from portal.trades.schemas import (
     OrderRequest,
+    TradeDetailOut,
     TradeFilters,
+    TradeOut,
     decimal_string,
     order_from_form,
     page_json,
@@ -41,30 +44,39 @@ def _decimal_string_filter(value) -> str:
 # JSON API
 
 @api.get("")
+@documented(summary="List trades, newest first", query=TradeFilters, paginated=True,
+            responses={200: page_of(TradeOut)})
 @require_permission("view_trades")
 def list_trades():
     return json_response(page_json(queries.list_trades(*_list_args())))
 
 
 @api.get("/history")
+@documented(summary="Finished trades (filled, cancelled, rejected)", query=TradeFilters,
+            paginated=True, responses={200: page_of(TradeOut)})
 @require_permission("view_trades")
 def history():
     return json_response(page_json(queries.history(*_list_args())))
 
 
 @api.get("/pending")
+@documented(summary="Pending orders", query=TradeFilters, paginated=True,
+            responses={200: page_of(TradeOut)})
 @require_permission("view_trades")
 def pending():
     return json_response(page_json(queries.pending(*_list_args())))
 
 
 @api.get("/<trade_id>")
+@documented(summary="One trade with its fills", responses={200: TradeDetailOut})
 @require_permission("view_trades")
 def get_trade(trade_id):
     return json_response(trade_detail_json(queries.get_trade(trade_id)))
 
 
 @api.post("")
+@documented(summary="Place an order (market orders fill at once)", body=OrderRequest,
+            idempotent=True, responses={201: TradeOut})
 @require_permission("execute_trades")
 def place_order():
     payload = request.get_json(silent=True)
@@ -80,6 +92,8 @@ def place_order():
 
 
 @api.post("/<trade_id>/cancel")
+@documented(summary="Cancel a pending order", errors=(409,),
+            responses={200: TradeDetailOut})
 @require_permission("execute_trades")
 def cancel(trade_id):
     return json_response(trade_detail_json(services.cancel_order(trade_id)))

@@ -33,6 +33,8 @@ CONTRACT = {
     ("GET", "/api/status"): SIGNED_IN,
     ("GET", "/api/audit"): "view_audit_logs",
     ("GET", "/health"): PUBLIC,
+    ("GET", "/api/openapi.json"): PUBLIC,
+    ("GET", "/api/docs"): PUBLIC,
     ("POST", "/api/auth/token"): PUBLIC,
     ("POST", "/api/auth/logout"): SIGNED_IN,
     ("GET", "/"): SIGNED_IN,

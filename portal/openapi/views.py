@@ -1,0 +1,39 @@
+"""The API's own description: the OpenAPI document for tools, a reference page for people."""
+
+from contextlib import suppress
+
+from flask import Blueprint, current_app, request
+
+from portal.auth.permissions import public
+from portal.openapi.document import document
+from portal.openapi.reference import reference
+from portal.openapi.registry import documented
+from portal.web import ApiError, json_response, render_page
+
+bp = Blueprint("openapi", __name__, url_prefix="/api")
+
+
+@bp.get("/openapi.json")
+@documented(summary="This API's OpenAPI 3.1 document", responses={200: None})
+@public
+def openapi_json():
+    return json_response(document(current_app))
+
+
+@bp.get("/docs")
+@documented(summary="This reference as a web page", responses={200: None},
+            content_type="text/html")
+@public
+def docs():
+    _sign_in_if_signed_in()
+    return render_page("openapi/docs.html", ref=reference(document(current_app)))
+
+
+def _sign_in_if_signed_in() -> None:
+    """The page is public, but a signed-in operator keeps the portal's navigation on it."""
+    from portal.auth.context import bind_request
+
+    if current_app.config["JWT_ACCESS_COOKIE_NAME"] not in request.cookies:
+        return
+    with suppress(ApiError):
+        bind_request()
