@@ -58,9 +58,11 @@ def register_request_context(app: Flask) -> None:
 
 def register_extensions(app: Flask) -> None:
     from portal import observability
+    from portal.auth import signing
     from portal.extensions import jwt, limiter
 
     jwt.init_app(app)
+    signing.init_app(jwt)
     limiter.init_app(app)
     observability.init_app(app)
 

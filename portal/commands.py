@@ -12,6 +12,7 @@ from portal.trades.commands import register as register_trade_commands
 
 def register(app: Flask) -> None:
     app.cli.add_command(init_db)
+    app.cli.add_command(downgrade_db)
     app.cli.add_command(seed_demo)
     app.cli.add_command(import_prices)
     app.cli.add_command(demo)
@@ -37,6 +38,18 @@ def init_db() -> None:
     if engine.dialect.name == "postgresql":
         pgsetup.grant_app_role(engine, current_app.config["DATABASE_URL"])
     click.echo(f"Schema is at the newest migration ({engine.dialect.name}).")
+
+
+@click.command("downgrade-db")
+@click.argument("revision")
+@with_appcontext
+def downgrade_db(revision: str) -> None:
+    """Undo migrations down to REVISION (e.g. 0002; `base` empties the schema). Rollback."""
+    engine = tenancy.get_engine(admin=True)
+    before = migrate.current_revision(engine)
+    migrate.downgrade(engine, revision)
+    click.echo(f"Schema downgraded from {before} to {migrate.current_revision(engine)} "
+               f"({engine.dialect.name}).")
 
 
 @click.command("seed-demo")

@@ -21,6 +21,24 @@ def _bool(value: str | None, default: bool) -> bool:
     return value.strip().lower() in {"1", "true", "yes", "on"}
 
 
+POOLERS = ("none", "transaction")
+
+
+def _pooler(value: str) -> str:
+    value = value.strip().lower() or "none"
+    if value == "session":  # a session pooler keeps a client on one server connection: no change
+        value = "none"
+    if value not in POOLERS:
+        raise RuntimeError(
+            f"PORTAL_DATABASE_POOLER must be one of {', '.join(POOLERS)} (got {value!r})"
+        )
+    return value
+
+
+def _key_list(value: str | None) -> list[str]:
+    return [key.strip() for key in (value or "").split(",") if key.strip()]
+
+
 def from_environment(instance_path: str) -> dict:
     env = os.environ
     portal_env = env.get("PORTAL_ENV", "development")
@@ -72,4 +90,17 @@ def from_environment(instance_path: str) -> dict:
         "METRICS_TOKEN": env.get("PORTAL_METRICS_TOKEN") or None,
         "TRADE_FEE_RATE": env.get("PORTAL_TRADE_FEE_RATE", "0.001"),
         "LOG_LEVEL": env.get("PORTAL_LOG_LEVEL", "INFO"),
+        # Operations (issue 10): poolers, outages, key rotation.
+        # `transaction`: PgBouncer (or any pooler) in transaction mode sits in front of
+        # PostgreSQL; see portal.db.make_engine for what changes.
+        "DATABASE_POOLER": _pooler(env.get("PORTAL_DATABASE_POOLER", "none")),
+        # Seconds before giving up on a new PostgreSQL connection, so an unreachable database
+        # answers 503 quickly instead of holding every worker.
+        "DATABASE_CONNECT_TIMEOUT": int(env.get("PORTAL_DATABASE_CONNECT_TIMEOUT", "5")),
+        # What a 503 for an unreachable database tells clients to wait (Retry-After).
+        "DATABASE_RETRY_AFTER_SECONDS": int(env.get("PORTAL_DATABASE_RETRY_AFTER", "5")),
+        # Keys that signed tokens before the last rotation: still verified, never used to sign.
+        "JWT_PREVIOUS_KEYS": _key_list(env.get("PORTAL_JWT_PREVIOUS_KEYS")),
+        # Redis down: count in this process's memory (with a WARNING) rather than fail requests.
+        "RATELIMIT_IN_MEMORY_FALLBACK_ENABLED": True,
     }

@@ -18,6 +18,7 @@ from sqlalchemy import (
     create_engine,
     event,
 )
+from sqlalchemy import exc as sqlalchemy_exc
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, declared_attr, mapped_column
 from sqlalchemy.types import TypeDecorator
@@ -123,7 +124,10 @@ class TenantScoped:
         )
 
 
-def make_engine(url: str, **kwargs) -> Engine:
+def make_engine(url: str, *, pooler: str = "none", connect_timeout: int | None = None,
+                **kwargs) -> Engine:
+    """An engine for `url`. On PostgreSQL: `pooler="transaction"` when a transaction pooler
+    (PgBouncer `pool_mode = transaction`) sits in front; `connect_timeout` in seconds."""
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
     if url.startswith("sqlite"):
@@ -138,5 +142,43 @@ def make_engine(url: str, **kwargs) -> Engine:
             cursor.close()
 
         return engine
+    # A connection that died while the database was away is replaced at checkout, so the
+    # portal recovers by itself when the database returns.
     kwargs.setdefault("pool_pre_ping", True)
+    connect_args = kwargs.setdefault("connect_args", {})
+    if connect_timeout:
+        connect_args.setdefault("connect_timeout", connect_timeout)
+    if pooler == "transaction":
+        # A transaction pooler gives each transaction whichever server connection is free.
+        # psycopg prepares a statement on the server after a few runs and later names it,
+        # so the next transaction finds it missing (or already there) on another server
+        # connection: turn server-side prepared statements off. Nothing else here outlives a
+        # transaction: the tenant is set with set_config(..., true) per transaction and the
+        # only advisory lock is pg_advisory_xact_lock (portal.tenancy).
+        connect_args["prepare_threshold"] = None
     return create_engine(url, **kwargs)
+
+
+UNAVAILABLE_SQLSTATE_CLASSES = (
+    "08",  # connection exception (PgBouncer reports a lost server as 08P01)
+    "53",  # insufficient resources: too many connections
+    "57",  # operator intervention: admin shutdown, cannot connect now, statement timeout
+)
+UNAVAILABLE_SQLITE_ERRORS = ("SQLITE_BUSY", "SQLITE_LOCKED", "SQLITE_CANTOPEN")
+
+
+def database_unavailable(exc: BaseException) -> bool:
+    """Is `exc` the database being away or overwhelmed (retry later), not a bug?"""
+    if isinstance(exc, sqlalchemy_exc.TimeoutError):  # no pooled connection came free
+        return True
+    if not isinstance(exc, sqlalchemy_exc.DBAPIError):
+        return False
+    if exc.connection_invalidated:
+        return True
+    if not isinstance(exc, sqlalchemy_exc.OperationalError):
+        return False
+    original = exc.orig
+    if hasattr(original, "sqlstate"):  # psycopg; no sqlstate: the connection itself failed
+        sqlstate = original.sqlstate
+        return sqlstate is None or sqlstate.startswith(UNAVAILABLE_SQLSTATE_CLASSES)
+    return getattr(original, "sqlite_errorname", None) in UNAVAILABLE_SQLITE_ERRORS

@@ -29,13 +29,18 @@ class TenantContextFilter(logging.Filter):
         return True
 
 
+# Flask-Limiter says here when Redis is unreachable and it counts in memory instead.
+LOGGERS = ("portal", "flask-limiter")
+
+
 def configure_logging(app) -> None:
-    logger = logging.getLogger("portal")
-    logger.setLevel(app.config["LOG_LEVEL"])
-    if not any(getattr(h, "_portal", False) for h in logger.handlers):
-        handler = logging.StreamHandler(sys.stderr)
-        handler.setFormatter(logging.Formatter(LOG_FORMAT))
-        handler.addFilter(TenantContextFilter())
-        handler._portal = True
-        logger.addHandler(handler)
-    logger.propagate = True
+    for name in LOGGERS:
+        logger = logging.getLogger(name)
+        logger.setLevel(app.config["LOG_LEVEL"])
+        if not any(getattr(h, "_portal", False) for h in logger.handlers):
+            handler = logging.StreamHandler(sys.stderr)
+            handler.setFormatter(logging.Formatter(LOG_FORMAT))
+            handler.addFilter(TenantContextFilter())
+            handler._portal = True
+            logger.addHandler(handler)
+        logger.propagate = True

@@ -159,9 +159,12 @@ def unscoped_session(*, admin: bool = False, user_id: uuid.UUID | None = None):
 def init_app(app) -> None:
     from portal.db import make_engine
 
-    engine = make_engine(app.config["DATABASE_URL"])
+    options = {"pooler": app.config["DATABASE_POOLER"],
+               "connect_timeout": app.config["DATABASE_CONNECT_TIMEOUT"]}
+    engine = make_engine(app.config["DATABASE_URL"], **options)
     admin_url = app.config["ADMIN_DATABASE_URL"]
-    admin_engine = engine if admin_url == app.config["DATABASE_URL"] else make_engine(admin_url)
+    admin_engine = (engine if admin_url == app.config["DATABASE_URL"]
+                    else make_engine(admin_url, **options))
     app.extensions["portal_db"] = {
         "engine": engine,
         "admin_engine": admin_engine,

@@ -21,8 +21,10 @@ from flask import (
 )
 from jinja2_fragments.flask import render_block
 from pydantic import ValidationError
+from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import HTTPException
 
+from portal.db import database_unavailable
 from portal.tenancy import TenantContextError
 
 log = logging.getLogger("portal.request")
@@ -140,6 +142,32 @@ def _error_response(status: int, message: str, code: str | None = None, field: s
     return response
 
 
+UNAVAILABLE_MESSAGE = "The portal cannot reach its database right now; retry in a few seconds."
+
+
+def database_unavailable_response(exc: Exception):
+    """503 with Retry-After: JSON under /api, a page that retries by itself for browsers.
+
+    The request's transaction never committed (or committed before the failure and will be
+    found on retry with the same Idempotency-Key), so nothing is half written. The pool
+    replaces dead connections at the next checkout (pool_pre_ping): no restart needed.
+    """
+    log.warning("database unavailable: %s", type(getattr(exc, "orig", None) or exc).__name__)
+    retry_after = current_app.config["DATABASE_RETRY_AFTER_SECONDS"]
+    headers = {"Retry-After": str(retry_after)}
+    if is_api_request() or request.accept_mimetypes.best == "application/json":
+        response = api_error(503, UNAVAILABLE_MESSAGE)
+    elif is_htmx():
+        # A fragment swap has nowhere to show a page; htmx keeps what is on screen.
+        response = current_app.make_response(("", 503))
+    else:
+        # A page of its own, not base.html: the header would query the database again.
+        response = current_app.make_response((render_template(
+            "unavailable.html", message=UNAVAILABLE_MESSAGE, retry_after=retry_after), 503))
+    response.headers.update(headers)
+    return response
+
+
 def register_errorhandlers(app: Flask) -> None:
     @app.errorhandler(ApiError)
     def _api_error(exc: ApiError):
@@ -185,6 +213,12 @@ def register_errorhandlers(app: Flask) -> None:
                             reason=f"cross-tenant access: {exc}")
         log.error("tenant context violation refused: %s", exc)
         return _error_response(500, "Something went wrong on our side. It has been logged.")
+
+    @app.errorhandler(SQLAlchemyError)
+    def _database_error(exc: SQLAlchemyError):
+        if not database_unavailable(exc):
+            return _unexpected(exc)
+        return database_unavailable_response(exc)
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception):

@@ -1,4 +1,4 @@
-from flask import Blueprint
+from flask import Blueprint, current_app
 
 from portal import __version__
 from portal.auth.permissions import public
@@ -27,7 +27,10 @@ def health():
     ready = queries.database_ready()
     body = {"status": "ok" if ready else "unavailable", "database": "ok" if ready else "down",
             "version": __version__}
-    return json_response(body, 200 if ready else 503)
+    if ready:
+        return json_response(body)
+    retry_after = str(current_app.config["DATABASE_RETRY_AFTER_SECONDS"])
+    return json_response(body, 503, headers={"Retry-After": retry_after})
 
 
 @api.get("/status")

@@ -133,3 +133,21 @@ def test_prune_drops_only_expired_revocations_and_old_idempotency_records(app, f
     with app.app_context(), tenancy.tenant_session_scope(tenant.id) as db:
         assert set(db.scalars(select(RevokedSession.session_id))) == {"live"}
         assert set(db.scalars(select(IdempotencyRecord.key))) == {"new"}
+
+
+def test_downgrade_db_rolls_the_schema_back_and_init_db_brings_it_forward(tmp_path):
+    from portal import migrate
+    from tests.conftest import build_app
+
+    url = f"sqlite:///{tmp_path / 'rollback.sqlite3'}"
+    scratch = build_app({"DATABASE_URL": url, "ADMIN_DATABASE_URL": url})
+    newest = migrate.revisions_oldest_first()[-1]
+    assert run(scratch, "init-db").exit_code == 0
+    result = run(scratch, "downgrade-db", "0001")
+    assert result.exit_code == 0, result.output
+    assert f"from {newest} to 0001" in result.output
+    with scratch.app_context():
+        assert migrate.current_revision(tenancy.get_engine(admin=True)) == "0001"
+    assert run(scratch, "init-db").exit_code == 0
+    with scratch.app_context():
+        assert migrate.current_revision(tenancy.get_engine(admin=True)) == newest
