@@ -39,6 +39,10 @@ def _key_list(value: str | None) -> list[str]:
     return [key.strip() for key in (value or "").split(",") if key.strip()]
 
 
+def _redis_or_none(uri: str) -> str | None:
+    return uri if uri.split("://", 1)[0] in {"redis", "rediss"} else None
+
+
 def from_environment(instance_path: str) -> dict:
     env = os.environ
     portal_env = env.get("PORTAL_ENV", "development")
@@ -88,6 +92,11 @@ def from_environment(instance_path: str) -> dict:
         "HTMX_URL": env.get("PORTAL_HTMX_URL", HTMX_DEFAULT_URL),
         "HTMX_INTEGRITY": env.get("PORTAL_HTMX_INTEGRITY", HTMX_DEFAULT_INTEGRITY),
         "METRICS_TOKEN": env.get("PORTAL_METRICS_TOKEN") or None,
+        # Where each tenant's request figures are shared by every worker: Redis when set (or
+        # when the rate limits use Redis), else the Prometheus series (portal.observability).
+        "METRICS_STORAGE_URI": env.get("PORTAL_METRICS_STORAGE_URI") or _redis_or_none(
+            env.get("PORTAL_RATELIMIT_STORAGE_URI", "")),
+        "METRICS_REDIS_PREFIX": env.get("PORTAL_METRICS_REDIS_PREFIX", "portal:tenant-requests"),
         "TRADE_FEE_RATE": env.get("PORTAL_TRADE_FEE_RATE", "0.001"),
         "LOG_LEVEL": env.get("PORTAL_LOG_LEVEL", "INFO"),
         # Operations (issue 10): poolers, outages, key rotation.

@@ -1,29 +1,39 @@
 """Request metrics: Prometheus series for operators, per-tenant figures for each tenant.
 
 Prometheus (scraped at GET /internal/metrics with `Authorization: Bearer <METRICS_TOKEN>`):
-- `api_requests_total{method, route, status}`: every request the app answers (pages and API)
+- `api_requests_total{method, route, status, tenant_id}`: every request the app answers
 - `api_request_duration_seconds{method, route}`: a histogram of the same requests
-- `tenant_isolation_errors_total{reason}`: requests refused for a tenant-context reason
+- `api_tenant_request_duration_seconds{tenant_id}`: the same durations by tenant, and
+  `api_tenant_request_duration_max_seconds{tenant_id}` the longest
+- `tenant_isolation_errors_total{reason, tenant_id}`: requests refused for a tenant-context
+  reason
+- `api_counters_since_timestamp_seconds`: when these counters started
 
-Labels carry no tenant data and stay bounded: `route` is the matched URL rule (a template
-such as `/api/alerts/<id>`, never the raw path) or `<unmatched>`, `method` is one of the
-standard verbs or `OTHER`, and `reason` comes from a fixed set.
+Labels stay bounded: `route` is the matched URL rule (a template such as `/api/alerts/<id>`,
+never the raw path) or `<unmatched>`, `method` is one of the standard verbs or `OTHER`,
+`reason` comes from a fixed set, and `tenant_id` is the id of the tenant the request was
+verified to belong to (`g.tenant_id`, set only after the token, the tenant and the membership
+checked out) or `-` — never anything the client sent, so there are at most as many values as
+active tenants. The per-tenant histogram carries no route, so a tenant costs a fixed number of
+series.
 
 Under gunicorn with several workers set PROMETHEUS_MULTIPROC_DIR (portal/gunicorn_conf.py
 does): each worker writes its series to files there and a scrape, whichever worker answers
 it, sums all of them through a MultiProcessCollector.
 
-The per-tenant figures behind /api/metrics/system live in an in-process store keyed by
-tenant id, so a tenant can only ever read its own entry; each worker keeps its own.
+A tenant's own figures (/api/metrics/system, /status) are read back from a store shared by
+every worker, one tenant at a time: Redis when METRICS_STORAGE_URI names one (shared by several
+hosts too), otherwise the Prometheus series above — the multiprocess files under gunicorn, the
+app's own registry in a single process. Either way every worker answers the same figures.
 """
 
 import hmac
+import logging
+import math
 import os
-import statistics
 import threading
 import time
 import uuid
-from collections import deque
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -33,19 +43,27 @@ from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
     Counter,
+    Gauge,
     Histogram,
     generate_latest,
 )
 from prometheus_client import multiprocess as prometheus_multiprocess
+from prometheus_client.utils import floatToGoString
 from werkzeug.exceptions import NotFound
 
 from portal.auth.permissions import public
 
 bp = Blueprint("internal", __name__, url_prefix="/internal")
+log = logging.getLogger("portal.observability")
 
 EXTENSION = "portal_observability"
 METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 UNMATCHED_ROUTE = "<unmatched>"
+NO_TENANT = "-"
+# Prometheus' default buckets plus 0.2 and 0.3 s, so the 250 ms latency objective sits
+# between close bucket bounds instead of being interpolated over 100-250 ms.
+LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.2, 0.25, 0.3, 0.5, 0.75, 1.0,
+                   2.5, 5.0, 7.5, 10.0, math.inf)
 
 # The refusal reasons portal.auth.context sends, mapped to a small fixed label set.
 ISOLATION_REASONS = ("no_token", "invalid_token", "expired_token", "missing_claims",
@@ -71,27 +89,73 @@ def isolation_reason(reason: str) -> str:
     return "other"
 
 
+def tenant_label() -> str:
+    """The verified tenant of the current request, or `-`. `g.tenant_id` is set by
+    portal.auth.context only once token, tenant and membership checked out."""
+    tenant_id = g.get("tenant_id")
+    return str(tenant_id) if tenant_id is not None else NO_TENANT
+
+
 class PrometheusMetrics:
     def __init__(self, registry: CollectorRegistry):
         self.registry = registry
         self.requests = Counter(
-            "api_requests_total", "Requests answered, by method, route template and status.",
-            ["method", "route", "status"], registry=registry,
+            "api_requests_total",
+            "Requests answered, by method, route template, status and verified tenant.",
+            ["method", "route", "status", "tenant_id"], registry=registry,
         )
         self.duration = Histogram(
             "api_request_duration_seconds", "Time to answer a request, by method and route.",
-            ["method", "route"], registry=registry,
+            ["method", "route"], buckets=LATENCY_BUCKETS, registry=registry,
         )
+        self.tenant_duration = Histogram(
+            "api_tenant_request_duration_seconds",
+            "Time to answer a signed-in request, by tenant (all routes).",
+            ["tenant_id"], buckets=LATENCY_BUCKETS, registry=registry,
+        )
+        self.tenant_max = Gauge(
+            "api_tenant_request_duration_max_seconds",
+            "Longest time to answer a signed-in request, by tenant.",
+            ["tenant_id"], multiprocess_mode="max", registry=registry,
+        )
+        self.since = Gauge(
+            "api_counters_since_timestamp_seconds",
+            "Unix time the request counters started (the first worker's start).",
+            multiprocess_mode="min", registry=registry,
+        )
+        self.since.set(time.time())
         self.isolation_errors = Counter(
             "tenant_isolation_errors_total",
             "Requests refused for a tenant-context reason (token, tenant, membership).",
-            ["reason"], registry=registry,
+            ["reason", "tenant_id"], registry=registry,
         )
         for reason in ISOLATION_REASONS:  # every series exists from the start, at 0
-            self.isolation_errors.labels(reason)
+            self.isolation_errors.labels(reason, NO_TENANT)
+        self._max_lock = threading.Lock()
+        self._max_seen: dict[str, float] = {}
 
     def count_refusal(self, _sender, reason: str = "", **_extra) -> None:
-        self.isolation_errors.labels(isolation_reason(reason)).inc()
+        self.isolation_errors.labels(isolation_reason(reason), tenant_label()).inc()
+
+    def observe(self, method: str, route: str, status: int, seconds: float,
+                tenant: str) -> None:
+        self.requests.labels(method, route, str(status), tenant).inc()
+        self.duration.labels(method, route).observe(seconds)
+        if tenant == NO_TENANT:
+            return
+        self.tenant_duration.labels(tenant).observe(seconds)
+        with self._max_lock:
+            if seconds > self._max_seen.get(tenant, 0.0):
+                self._max_seen[tenant] = seconds
+                self.tenant_max.labels(tenant).set(seconds)
+
+    def collect(self):
+        """Every worker's series under gunicorn, this app's own otherwise."""
+        if multiprocess_dir():
+            registry = CollectorRegistry()
+            prometheus_multiprocess.MultiProcessCollector(registry)
+            return registry.collect()
+        return self.registry.collect()
 
     def scrape(self) -> bytes:
         if multiprocess_dir():
@@ -110,8 +174,9 @@ def multiprocess_dir() -> str | None:
 
 @dataclass(frozen=True)
 class RequestFigures:
-    """One tenant's requests answered by this process since `since`; latency percentiles
-    over the most recent `sample_size` of them."""
+    """One tenant's requests answered since `since`, by every worker. The percentiles are
+    estimated from the latency histogram's buckets (as Prometheus' histogram_quantile does)
+    and never exceed the exact maximum; `sample_size` is the number of requests they cover."""
 
     since: datetime
     count: int
@@ -124,53 +189,173 @@ class RequestFigures:
     sample_size: int
 
 
-class _TenantRequests:
-    RECENT = 2048
+@dataclass
+class Tally:
+    """One tenant's raw totals, the same shape whichever store kept them. `buckets` holds
+    the non-cumulative count of each LATENCY_BUCKETS bucket."""
 
-    def __init__(self):
-        self.count = 0
-        self.client_errors = 0
-        self.server_errors = 0
-        self.total_seconds = 0.0
-        self.recent: deque[float] = deque(maxlen=self.RECENT)
+    count: int = 0
+    client_errors: int = 0
+    server_errors: int = 0
+    total_seconds: float = 0.0
+    max_seconds: float = 0.0
+    buckets: list[float] | None = None
+
+    def figures(self, since: datetime) -> RequestFigures:
+        if not self.count:
+            return RequestFigures(since, 0, self.client_errors, self.server_errors,
+                                  None, None, None, None, 0)
+        buckets = self.buckets or [0.0] * len(LATENCY_BUCKETS)
+
+        def quantile_ms(q: float) -> float:
+            return min(bucket_quantile(q, buckets), self.max_seconds) * 1000
+
+        return RequestFigures(
+            since=since, count=self.count, client_errors=self.client_errors,
+            server_errors=self.server_errors, mean_ms=self.total_seconds / self.count * 1000,
+            p50_ms=quantile_ms(0.5), p95_ms=quantile_ms(0.95),
+            max_ms=self.max_seconds * 1000, sample_size=int(sum(buckets)),
+        )
 
 
-class TenantRequestStore:
-    """Request counts and latencies keyed by tenant id; read one tenant at a time."""
+def bucket_quantile(q: float, buckets: list[float]) -> float:
+    """Prometheus' histogram_quantile over non-cumulative bucket counts: linear within the
+    bucket that holds the rank; the +Inf bucket answers the highest finite bound."""
+    rank = q * sum(buckets)
+    seen = 0.0
+    for index, (bound, in_bucket) in enumerate(zip(LATENCY_BUCKETS, buckets, strict=True)):
+        if in_bucket and seen + in_bucket >= rank:
+            if math.isinf(bound):
+                return LATENCY_BUCKETS[-2]
+            lower = LATENCY_BUCKETS[index - 1] if index else 0.0
+            return lower + (bound - lower) * (rank - seen) / in_bucket
+        seen += in_bucket
+    return LATENCY_BUCKETS[-2]
 
-    def __init__(self):
-        self.since = datetime.now(UTC)
-        self._lock = threading.Lock()
-        self._tenants: dict[uuid.UUID, _TenantRequests] = {}
 
-    def observe(self, tenant_id: uuid.UUID, status: int, seconds: float) -> None:
-        with self._lock:
-            entry = self._tenants.setdefault(tenant_id, _TenantRequests())
-            entry.count += 1
-            entry.client_errors += int(400 <= status < 500)
-            entry.server_errors += int(status >= 500)
-            entry.total_seconds += seconds
-            entry.recent.append(seconds)
+def bucket_index(seconds: float) -> int:
+    return next(i for i, bound in enumerate(LATENCY_BUCKETS) if seconds <= bound)
+
+
+class PrometheusFigures:
+    """Reads one tenant's figures back from the Prometheus series: the multiprocess files
+    every gunicorn worker writes, or this app's registry in a single process."""
+
+    def __init__(self, metrics: PrometheusMetrics):
+        self.metrics = metrics
+
+    def observe(self, tenant: str, status: int, seconds: float) -> None:
+        """Nothing more to do: PrometheusMetrics.observe already recorded the request."""
 
     def figures(self, tenant_id: uuid.UUID) -> RequestFigures:
-        with self._lock:
-            entry = self._tenants.get(tenant_id) or _TenantRequests()
-            count, total = entry.count, entry.total_seconds
-            client_errors, server_errors = entry.client_errors, entry.server_errors
-            recent = sorted(entry.recent)
-        if not recent:
-            return RequestFigures(self.since, count, client_errors, server_errors,
-                                  None, None, None, None, 0)
-        if len(recent) > 1:
-            cuts = statistics.quantiles(recent, n=100, method="inclusive")
-            p50, p95 = cuts[49], cuts[94]
-        else:
-            p50 = p95 = recent[0]
-        return RequestFigures(
-            since=self.since, count=count, client_errors=client_errors,
-            server_errors=server_errors, mean_ms=total / count * 1000, p50_ms=p50 * 1000,
-            p95_ms=p95 * 1000, max_ms=recent[-1] * 1000, sample_size=len(recent),
+        tenant = str(tenant_id)
+        tally = Tally(buckets=[0.0] * len(LATENCY_BUCKETS))
+        bounds = {bucket_bound(bound): index for index, bound in enumerate(LATENCY_BUCKETS)}
+        cumulative = [0.0] * len(LATENCY_BUCKETS)
+        since = time.time()
+        for family in self.metrics.collect():
+            for sample in family.samples:
+                if sample.name == "api_counters_since_timestamp_seconds":
+                    since = min(since, sample.value)
+                    continue
+                if sample.labels.get("tenant_id") != tenant:
+                    continue
+                if sample.name == "api_requests_total":
+                    status = int(sample.labels["status"])
+                    tally.count += int(sample.value)
+                    tally.client_errors += int(sample.value) if 400 <= status < 500 else 0
+                    tally.server_errors += int(sample.value) if status >= 500 else 0
+                elif sample.name == "api_tenant_request_duration_seconds_sum":
+                    tally.total_seconds += sample.value
+                elif sample.name == "api_tenant_request_duration_seconds_bucket":
+                    cumulative[bounds[sample.labels["le"]]] += sample.value
+                elif sample.name == "api_tenant_request_duration_max_seconds":
+                    tally.max_seconds = max(tally.max_seconds, sample.value)
+        tally.buckets = [now - before
+                         for now, before in zip(cumulative, [0.0, *cumulative[:-1]], strict=True)]
+        return tally.figures(datetime.fromtimestamp(since, UTC))
+
+
+def bucket_bound(bound: float) -> str:
+    """A bucket's `le` label as prometheus_client writes it."""
+    return floatToGoString(bound)
+
+
+# Adds one request to a tenant's hash in a single round trip. KEYS[1] the tenant's hash;
+# ARGV: status field (client_errors | server_errors | ok), seconds, bucket field.
+_REDIS_OBSERVE = """
+redis.call('HINCRBY', KEYS[1], 'count', 1)
+redis.call('HINCRBY', KEYS[1], ARGV[1], 1)
+redis.call('HINCRBYFLOAT', KEYS[1], 'sum', ARGV[2])
+redis.call('HINCRBY', KEYS[1], ARGV[3], 1)
+local longest = tonumber(redis.call('HGET', KEYS[1], 'max') or '0')
+if tonumber(ARGV[2]) > longest then redis.call('HSET', KEYS[1], 'max', ARGV[2]) end
+"""
+
+
+class RedisFigures:
+    """Per-tenant figures in Redis, shared by every worker on every host: one hash per
+    tenant under `<prefix>:<tenant_id>`. Redis trouble never fails a request: the write is
+    skipped, reads fall back to the Prometheus series, a WARNING is logged, and Redis is left
+    alone for RETRY_SECONDS before the next try."""
+
+    RETRY_SECONDS = 30.0
+
+    def __init__(self, url: str, prefix: str, fallback: PrometheusFigures):
+        import redis
+
+        self._errors = redis.RedisError
+        self.client = redis.Redis.from_url(url, socket_timeout=0.5,
+                                           socket_connect_timeout=0.5)
+        self.prefix = prefix
+        self.fallback = fallback
+        self._observe = self.client.register_script(_REDIS_OBSERVE)
+        self._retry_at = 0.0
+        self._call(lambda: self.client.set(f"{prefix}:since", time.time(), nx=True))
+
+    def _call(self, action):
+        if time.monotonic() < self._retry_at:
+            return None
+        try:
+            return action()
+        except self._errors as exc:
+            self._retry_at = time.monotonic() + self.RETRY_SECONDS
+            log.warning("per-tenant request figures: Redis unavailable (%s); using this "
+                        "host's Prometheus figures for %.0f s", exc, self.RETRY_SECONDS)
+            return None
+
+    def observe(self, tenant: str, status: int, seconds: float) -> None:
+        kind = ("server_errors" if status >= 500
+                else "client_errors" if status >= 400 else "ok")
+        bucket = f"le:{bucket_bound(LATENCY_BUCKETS[bucket_index(seconds)])}"
+        self._call(lambda: self._observe(keys=[f"{self.prefix}:{tenant}"],
+                                         args=[kind, repr(seconds), bucket]))
+
+    def figures(self, tenant_id: uuid.UUID) -> RequestFigures:
+        read = self._call(lambda: (self.client.get(f"{self.prefix}:since"),
+                                   self.client.hgetall(f"{self.prefix}:{tenant_id}")))
+        if read is None:
+            return self.fallback.figures(tenant_id)
+        since, stored = read
+        fields = {key.decode(): float(value) for key, value in stored.items()}
+        tally = Tally(
+            count=int(fields.get("count", 0)),
+            client_errors=int(fields.get("client_errors", 0)),
+            server_errors=int(fields.get("server_errors", 0)),
+            total_seconds=fields.get("sum", 0.0), max_seconds=fields.get("max", 0.0),
+            buckets=[fields.get(f"le:{bucket_bound(bound)}", 0.0) for bound in LATENCY_BUCKETS],
         )
+        started = float(since) if since is not None else time.time()
+        return tally.figures(datetime.fromtimestamp(started, UTC))
+
+
+def figures_store(app, metrics: PrometheusMetrics):
+    from_prometheus = PrometheusFigures(metrics)
+    url = app.config.get("METRICS_STORAGE_URI") or ""
+    if url.split("://", 1)[0] in {"redis", "rediss", "unix"}:
+        return RedisFigures(url, app.config.get("METRICS_REDIS_PREFIX", "portal:tenant-requests"),
+                            from_prometheus)
+    return from_prometheus
 
 
 def tenant_requests(tenant_id: uuid.UUID) -> RequestFigures:
@@ -195,7 +380,7 @@ def init_app(app) -> None:
     from portal.auth.context import tenant_refused
 
     metrics = PrometheusMetrics(CollectorRegistry(auto_describe=True))
-    tenants = TenantRequestStore()
+    tenants = figures_store(app, metrics)
     app.extensions[EXTENSION] = {"prometheus": metrics, "tenants": tenants}
     # The bound method lives as long as the app's extension entry, which keeps blinker's
     # weak reference alive; `sender=app` keeps apps built in one process apart.
@@ -207,11 +392,10 @@ def init_app(app) -> None:
         seconds = time.perf_counter() - g.get("started_at", time.perf_counter())
         method = request.method if request.method in METHODS else "OTHER"
         route = request.url_rule.rule if request.url_rule else UNMATCHED_ROUTE
-        metrics.requests.labels(method, route, str(response.status_code)).inc()
-        metrics.duration.labels(method, route).observe(seconds)
-        tenant_id = g.get("tenant_id")
-        if tenant_id is not None:
-            tenants.observe(tenant_id, response.status_code, seconds)
+        tenant = tenant_label()
+        metrics.observe(method, route, response.status_code, seconds, tenant)
+        if tenant != NO_TENANT:
+            tenants.observe(tenant, response.status_code, seconds)
         return response
 
 

@@ -262,8 +262,8 @@ class SystemFigures:
 
 
 def system() -> SystemFigures:
-    """Host and process figures, and the current tenant's own request figures (this worker
-    process only: each worker keeps its own)."""
+    """Host and process figures (this worker process) and the current tenant's own request
+    figures (every worker's, from the shared store in portal.observability)."""
     memory = psutil.virtual_memory()
     disk = psutil.disk_usage(current_app.instance_path)
     process = observability.current_process()

@@ -3,7 +3,7 @@
 from flask import g
 from sqlalchemy import func, select
 
-from portal import __version__, tenancy
+from portal import __version__, observability, tenancy
 from portal.alerts.models import Alert
 from portal.trades.models import Trade
 
@@ -32,6 +32,11 @@ def status() -> dict:
         "version": __version__,
         "database": tenancy.get_engine().dialect.name,
     }
+
+
+def request_figures() -> observability.RequestFigures:
+    """The signed-in tenant's own request figures, the same from every worker."""
+    return observability.tenant_requests(g.tenant_id)
 
 
 def database_ready() -> bool:

@@ -18,7 +18,9 @@ def dashboard():
 
 @bp.get("/status")
 def status_page():
-    return render_page("system/status.html", "content", summary=queries.status())
+    # A callable: only users who may see system figures (view_system) pay for reading them.
+    return render_page("system/status.html", "content", summary=queries.status(),
+                       request_figures=queries.request_figures)
 
 
 @bp.get("/health")

@@ -1,23 +1,21 @@
 """Is /internal/metrics hidden without its token, and do its counters count what happened,
-with bounded labels and nothing about tenants, also across several gunicorn workers?"""
+with bounded labels, the verified tenant's id and nothing a client chose, also across several
+gunicorn workers?"""
 
-import os
-import socket
-import subprocess
-import sys
-import time
-import urllib.error
-import urllib.request
-from pathlib import Path
+import math
+import uuid
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
+from sqlalchemy import select
 
+from portal import observability, tenancy
+from portal.auth.models import Tenant
 from portal.observability import ISOLATION_REASONS, isolation_reason
+from tests import live
 from tests.conftest import build_app, mint_token
 
-TOKEN = "scrape-token-for-tests"
-ROOT = Path(__file__).resolve().parents[2]
+TOKEN = live.METRICS_TOKEN
 
 
 def sample(text: str, name: str, **labels) -> float:
@@ -139,15 +137,80 @@ def test_reasons_map_to_the_fixed_set():
     assert isolation_reason("anything else at all") == "other"
 
 
-def test_the_scrape_carries_no_tenant_data(metrics_app, tenant_a, tenant_b, api_as):
+def forged_token(app, tenant_id: str) -> str:
+    """Correctly signed, with every claim a real token has, but for a tenant that does not
+    exist."""
+    from types import SimpleNamespace
+
+    from portal.auth.context import issue_token
+
+    with app.test_request_context():
+        return issue_token(SimpleNamespace(id=uuid.uuid4()),
+                           SimpleNamespace(tenant_id=tenant_id, role="admin"))
+
+
+def test_requests_carry_the_verified_tenant_id_and_nothing_the_client_chose(
+        metrics_app, tenant_a, tenant_b):
     client = metrics_app.test_client()
-    for email in ("viewer@acme.test", "trader@globex.test"):
-        token = mint_token(metrics_app, email)
-        client.get("/api/metrics/portfolio", headers={"Authorization": f"Bearer {token}"})
+    route = "/api/metrics/portfolio"
+    before = scrape(client)
+    chosen = str(uuid.uuid4())  # a tenant id only the client names
+    tokens = {tenant_a.id: mint_token(metrics_app, "viewer@acme.test"),
+              tenant_b.id: mint_token(metrics_app, "trader@globex.test")}
+    for tenant_id in (tenant_a.id, tenant_b.id, tenant_a.id):  # A, B, A
+        client.get(f"{route}?tenant_id={chosen}", headers={
+            "Authorization": f"Bearer {tokens[tenant_id]}", "X-Tenant-ID": chosen})
+    client.get(route, headers={"X-Tenant-ID": chosen})  # no token
+    client.get(route, headers={"Authorization": f"Bearer {forged_token(metrics_app, chosen)}"})
+    after = scrape(client)
+
+    def grew(name, **labels):
+        return sample(after, name, **labels) - sample(before, name, **labels)
+
+    ok = {"method": "GET", "route": route, "status": "200"}
+    assert grew("api_requests_total", tenant_id=str(tenant_a.id), **ok) == 2
+    assert grew("api_requests_total", tenant_id=str(tenant_b.id), **ok) == 1
+    assert grew("api_requests_total", method="GET", route=route, status="401",
+                tenant_id="-") == 2
+    assert grew("tenant_isolation_errors_total", reason="no_token", tenant_id="-") == 1
+    assert grew("tenant_isolation_errors_total", reason="unknown_tenant", tenant_id="-") == 1
+    assert grew("api_tenant_request_duration_seconds_count", tenant_id=str(tenant_a.id)) == 2
+    assert grew("api_tenant_request_duration_seconds_count", tenant_id=str(tenant_b.id)) == 1
+    # Only verified tenants' ids, never a slug, a name or an id the client sent.
+    with metrics_app.app_context(), tenancy.unscoped_session() as db:
+        known = {str(tenant_id) for tenant_id in db.scalars(select(Tenant.id))}
+    for name in ("api_requests_total", "tenant_isolation_errors_total",
+                 "api_tenant_request_duration_seconds_count"):
+        assert label_values(after, name, "tenant_id") <= known | {"-"}
+    for needle in (chosen, "acme", "globex", "Acme Capital"):
+        assert needle not in after
+    assert "tenant" not in "".join(label_values(after, "api_requests_total", "route"))
+
+
+def test_latency_buckets_bracket_the_250ms_objective(metrics_app):
+    client = metrics_app.test_client()
+    token = mint_token(metrics_app, "viewer@acme.test")
+    client.get("/api/status", headers={"Authorization": f"Bearer {token}"})
     text = scrape(client)
-    assert "tenant" not in "".join(label_values(text, "api_requests_total", "route"))
-    for needle in ("tenant_id", str(tenant_a.id), str(tenant_b.id), "acme", "globex"):
-        assert needle not in text
+    for name in ("api_request_duration_seconds_bucket",
+                 "api_tenant_request_duration_seconds_bucket"):
+        bounds = label_values(text, name, "le")
+        assert {"0.2", "0.25", "0.3"} <= bounds, name
+        assert {"0.005", "0.1", "0.5", "1.0", "10.0", "+Inf"} <= bounds, name  # defaults stay
+
+
+@pytest.mark.parametrize(("buckets", "q", "expected"), [
+    # 10 requests, all within 0.1-0.2 s: the median is interpolated half-way.
+    ({0.2: 10}, 0.5, 0.15),
+    # 100 requests: 90 at most 5 ms, 10 in 0.25-0.3 s: p95 is half-way into that bucket.
+    ({0.005: 90, 0.3: 10}, 0.95, 0.275),
+    ({0.005: 90, 0.3: 10}, 0.5, 0.005 * 50 / 90),
+    # Beyond the last finite bound Prometheus answers that bound.
+    ({math.inf: 4}, 0.5, 10.0),
+])
+def test_bucket_quantiles_follow_prometheus_histogram_quantile(buckets, q, expected):
+    counts = [float(buckets.get(bound, 0)) for bound in observability.LATENCY_BUCKETS]
+    assert observability.bucket_quantile(q, counts) == pytest.approx(expected)
 
 
 def test_apps_in_one_process_keep_their_own_counters(metrics_app, app, database):
@@ -162,84 +225,36 @@ def test_apps_in_one_process_keep_their_own_counters(metrics_app, app, database)
 # --- several gunicorn workers ----------------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def http_get(url: str, token: str | None = None) -> tuple[int, str]:
-    request = urllib.request.Request(url)
-    if token:
-        request.add_header("Authorization", f"Bearer {token}")
-    try:
-        with urllib.request.urlopen(request, timeout=10) as response:
-            return response.status, response.read().decode()
-    except urllib.error.HTTPError as exc:
-        return exc.code, exc.read().decode()
-
-
 def test_counters_add_up_across_gunicorn_workers(app, database, tmp_path):
-    port = free_port()
     multiproc = tmp_path / "prometheus"
     multiproc.mkdir()
     (multiproc / "counter_999999.db").write_bytes(b"stale")  # wiped at start
-    env = {
-        **os.environ,
-        "PORTAL_DATABASE_URL": database["DATABASE_URL"],
-        "PORTAL_ADMIN_DATABASE_URL": database["ADMIN_DATABASE_URL"],
-        "PORTAL_METRICS_TOKEN": TOKEN,
-        "PORTAL_SECRET_KEY": "gunicorn-test-secret-key-long-enough-for-hs256",
-        "PROMETHEUS_MULTIPROC_DIR": str(multiproc),
-    }
-    log = (tmp_path / "gunicorn.log").open("w")
-    server = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "-c", "python:portal.gunicorn_conf",
-         "--workers", "2", "--no-control-socket", "--bind", f"127.0.0.1:{port}", "wsgi:app"],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                http_get(f"{base}/internal/metrics", TOKEN)
-                break
-            except OSError:
-                assert time.monotonic() < deadline, (tmp_path / "gunicorn.log").read_text()
-                assert server.poll() is None, (tmp_path / "gunicorn.log").read_text()
-                time.sleep(0.2)
+    with live.gunicorn(database, tmp_path, workers=2, multiproc=multiproc) as base:
         assert not (multiproc / "counter_999999.db").exists()
         for _ in range(20):
-            assert http_get(f"{base}/health")[0] == 200
+            assert live.http_get(f"{base}/health")[0] == 200
         # Whichever worker answers a scrape, it reports every worker's requests.
         for _ in range(6):
-            status, text = http_get(f"{base}/internal/metrics", TOKEN)
+            status, text = live.http_get(f"{base}/internal/metrics", TOKEN)
             assert status == 200
             assert sample(text, "api_requests_total", method="GET", route="/health",
-                          status="200") == 20
+                          status="200", tenant_id="-") == 20
             assert sample(text, "api_request_duration_seconds_count", method="GET",
                           route="/health") == 20
         assert len(list(multiproc.glob("counter_*.db"))) == 2  # one file per worker
-        assert http_get(f"{base}/internal/metrics", "wrong")[0] == 404
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
-        log.close()
+        assert live.http_get(f"{base}/internal/metrics", "wrong")[0] == 404
 
 
-def test_a_view_that_strays_across_tenants_is_refused_and_counted(app, database):
+def test_a_view_that_strays_across_tenants_is_refused_and_counted(app, database, tenant_a):
     """The session raises when a view flushes another tenant's row; the answer is a plain 500
-    (no detail) and tenant_isolation_errors_total counts it."""
-    from portal import tenancy
+    (no detail) and tenant_isolation_errors_total counts it under the tenant whose request
+    strayed."""
     from portal.alerts.models import Alert
 
     strayed = build_app(database, METRICS_TOKEN=TOKEN)
 
     @strayed.post("/api/stray")
     def stray():
-        import uuid
-
         tenancy.session.add(Alert(tenant_id=uuid.uuid4(), title="x", severity="info"))
         tenancy.session.flush()
 
@@ -250,5 +265,6 @@ def test_a_view_that_strays_across_tenants_is_refused_and_counted(app, database)
     assert response.status_code == 500
     assert "another tenant" not in response.text
     after = scrape(client)
-    assert (sample(after, "tenant_isolation_errors_total", reason="cross_tenant_access")
-            - sample(before, "tenant_isolation_errors_total", reason="cross_tenant_access")) == 1
+    labels = {"reason": "cross_tenant_access", "tenant_id": str(tenant_a.id)}
+    assert (sample(after, "tenant_isolation_errors_total", **labels)
+            - sample(before, "tenant_isolation_errors_total", **labels)) == 1
