@@ -40,7 +40,13 @@ def make_database_settings(tmp_path_factory) -> dict:
     if backend() == "postgresql":
         from tests import pg
 
-        return pg.create_throwaway_database()
+        settings = pg.create_throwaway_database()
+        if os.environ.get("PORTAL_TEST_POOLER") == "pgbouncer":
+            # The app role through a real PgBouncer in transaction mode (tests/pgbouncer.py).
+            from tests import pgbouncer
+
+            _bouncer, settings = pgbouncer.in_front_of(settings)
+        return settings
     path = tmp_path_factory.mktemp("db") / "portal.sqlite3"
     return {"DATABASE_URL": f"sqlite:///{path}", "ADMIN_DATABASE_URL": f"sqlite:///{path}"}
 

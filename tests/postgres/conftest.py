@@ -38,9 +38,15 @@ def superuser(app):
 @pytest.fixture(scope="session")
 def app_role_engine(app):
     """A separate engine connecting exactly as the app does, for raw SQL as the app role."""
-    engine = make_engine(app.config["DATABASE_URL"])
+    engine = app_engine(app)
     yield engine
     engine.dispose()
+
+
+def app_engine(app, **options):
+    """A new engine connecting exactly as the app does (through PgBouncer, when it does)."""
+    return make_engine(app.config["DATABASE_URL"], pooler=app.config["DATABASE_POOLER"],
+                       **options)
 
 
 def set_tenant(connection, tenant_id) -> None:

@@ -16,11 +16,11 @@ from sqlalchemy.orm import sessionmaker
 from portal import pgsetup, tenancy
 from portal.alerts.models import Alert
 from portal.auth.models import Membership, User
-from portal.db import TenantScoped, make_engine
+from portal.db import TenantScoped
 from portal.models import Base
 from portal.tenancy import TenantSession
 from portal.trades.models import Fill, Trade
-from tests.postgres.conftest import set_tenant
+from tests.postgres.conftest import app_engine, set_tenant
 
 pytestmark = pytest.mark.postgres
 
@@ -293,7 +293,7 @@ def test_writing_a_row_with_no_tenant_set_is_rejected(app_role_engine, walled_te
 
 @pytest.fixture
 def pool_of_one(app):
-    engine = make_engine(app.config["DATABASE_URL"], pool_size=1, max_overflow=0)
+    engine = app_engine(app, pool_size=1, max_overflow=0)
     yield engine
     engine.dispose()
 
