@@ -70,6 +70,8 @@ def register_extensions(app: Flask) -> None:
 def register_blueprints(app: Flask) -> None:
     from portal.alerts.views import api as alerts_api
     from portal.alerts.views import bp as alerts
+    from portal.apikeys.views import api as apikeys_api
+    from portal.apikeys.views import bp as apikeys
     from portal.audit.views import api as audit_api
     from portal.audit.views import bp as audit
     from portal.auth.views import api as auth_api
@@ -88,7 +90,7 @@ def register_blueprints(app: Flask) -> None:
     for blueprint in (
         auth, auth_api, system, system_api, alerts, alerts_api, trades, trades_api,
         metrics, metrics_api, correlation, correlation_api, audit, audit_api, internal,
-        openapi,
+        openapi, apikeys, apikeys_api,
     ):
         app.register_blueprint(blueprint)
 

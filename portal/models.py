@@ -1,6 +1,7 @@
 """Imports every model so `Base.metadata` is complete (for Alembic and tests)."""
 
 from portal.alerts.models import Alert
+from portal.apikeys.models import ApiKey
 from portal.audit.models import AuditRecord
 from portal.auth.models import Membership, RevokedSession, Tenant, User
 from portal.db import Base
@@ -10,6 +11,7 @@ from portal.trades.models import Fill, Trade
 
 __all__ = [
     "Alert",
+    "ApiKey",
     "AuditRecord",
     "Base",
     "Fill",

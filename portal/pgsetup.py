@@ -58,6 +58,20 @@ def membership_self_read_ddl(connection: Connection) -> list[str]:
     ]
 
 
+API_KEY_LOOKUP_POLICY = "api_key_lookup"
+API_KEY_HASH_SETTING = "nullif(current_setting('app.api_key_hash', true), '')"
+
+
+def api_key_lookup_ddl(connection: Connection) -> list[str]:
+    """The API-key gate reads the one key whose hash it names, before any tenant is known.
+    SELECT only: creating or revoking a key still needs the tenant rule."""
+    quoted = _quote(connection, "api_keys")
+    return [
+        f"CREATE POLICY {API_KEY_LOOKUP_POLICY} ON {quoted} FOR SELECT "
+        f"USING (key_hash = {API_KEY_HASH_SETTING})"
+    ]
+
+
 def drop_membership_self_read_ddl(connection: Connection) -> list[str]:
     quoted = _quote(connection, "memberships")
     return [f"DROP POLICY IF EXISTS {MEMBERSHIP_SELF_READ_POLICY} ON {quoted}"]

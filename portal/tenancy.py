@@ -110,6 +110,14 @@ def _set_database_user(session, _transaction, connection) -> None:
             text("SELECT set_config('app.user_id', :user_id, true)"),
             {"user_id": str(user_id)},
         )
+    # The API-key gate finds a key by its hash before it knows the tenant; the api_keys
+    # lookup policy admits the one row with that hash, for reading.
+    key_hash = session.info.get("api_key_hash")
+    if key_hash is not None and connection.dialect.name == "postgresql":
+        connection.execute(
+            text("SELECT set_config('app.api_key_hash', :key_hash, true)"),
+            {"key_hash": key_hash},
+        )
 
 
 def _factories():
@@ -140,12 +148,15 @@ def tenant_session_scope(tenant_id: uuid.UUID, *, admin: bool = False) -> Iterat
 
 
 @contextmanager
-def unscoped_session(*, admin: bool = False, user_id: uuid.UUID | None = None):
+def unscoped_session(*, admin: bool = False, user_id: uuid.UUID | None = None,
+                     api_key_hash: str | None = None):
     """The one door past the tenant filter. `admin=True` connects as the owner role."""
     factory = _factories()["admin" if admin else "unscoped"]
     db = factory()
     if user_id is not None:
         db.info["user_id"] = user_id
+    if api_key_hash is not None:
+        db.info["api_key_hash"] = api_key_hash
     try:
         yield db
         db.commit()

@@ -112,20 +112,8 @@ def bind_request() -> None:
 
     db = tenancy.tenant_session(tenant_id)
     g.db = db
-    # One query on the way in: the membership joins its tenant and user. Only a refusal
-    # looks further, to name its reason.
-    membership = db.get(Membership, (tenant_id, user_id))
-    if membership is None:
-        if db.get(Tenant, tenant_id) is None:
-            _refuse("unknown or suspended tenant")
-        if db.get(User, user_id) is None:
-            _refuse("unknown or deactivated user")
-        _refuse("user is not a member of the token's tenant")
-    tenant, user = membership.tenant, membership.user
-    if not tenant.is_active:
-        _refuse("unknown or suspended tenant")
-    if not user.is_active:
-        _refuse("unknown or deactivated user")
+    membership = _active_membership(db, tenant_id, user_id)
+    user = membership.user
     if session_revoked(db, session_id):
         _refuse("revoked token: its session has ended")
     # End the read transaction so each view starts a fresh one (and, on PostgreSQL, sets the
@@ -133,11 +121,7 @@ def bind_request() -> None:
     # membership and cost a query per attribute read later.
     db.commit()
 
-    g.tenant_id = tenant_id
-    g.tenant = tenant
-    g.user = user
-    g.role = membership.role
-    g.permissions = permissions_for(membership.role)
+    _bind(membership, membership.role)
     g.jwt_claims = claims
     g.csrf_token = claims.get("csrf")
     from_cookie = (
@@ -152,6 +136,54 @@ def bind_request() -> None:
         g.csrf_token = get_csrf_token(g.refreshed_token)
 
 
+def _active_membership(db, tenant_id: uuid.UUID, user_id: uuid.UUID) -> Membership:
+    """The user's membership in the tenant, refusing unless tenant and user are active.
+
+    One query on the way in: the membership joins its tenant and user. Only a refusal looks
+    further, to name its reason.
+    """
+    membership = db.get(Membership, (tenant_id, user_id))
+    if membership is None:
+        if db.get(Tenant, tenant_id) is None:
+            _refuse("unknown or suspended tenant")
+        if db.get(User, user_id) is None:
+            _refuse("unknown or deactivated user")
+        _refuse("user is not a member of the token's tenant")
+    if not membership.tenant.is_active:
+        _refuse("unknown or suspended tenant")
+    if not membership.user.is_active:
+        _refuse("unknown or deactivated user")
+    return membership
+
+
+def _bind(membership: Membership, role: str) -> None:
+    g.tenant_id = membership.tenant_id
+    g.tenant = membership.tenant
+    g.user = membership.user
+    g.role = role
+    g.permissions = permissions_for(role)
+
+
+def bind_api_key(raw_key: str) -> None:
+    """A script's API key (portal.apikeys), on /api only: bound like a token of the key's
+    creator in the key's organisation, with the key's role as a ceiling. Checked afresh on
+    every request, so revoking or expiring the key, removing or deactivating its creator and
+    suspending the organisation all stop it at once."""
+    from portal.apikeys import services as apikeys
+
+    if not is_api_request():
+        _refuse("invalid token: an API key outside /api")
+    key = apikeys.usable_key(raw_key)
+    if key is None:
+        _refuse("invalid token: unknown, revoked or expired API key")
+    db = tenancy.tenant_session(key.tenant_id)
+    g.db = db
+    membership = _active_membership(db, key.tenant_id, key.user_id)
+    apikeys.note_use(db, key, membership.user)
+    _bind(membership, apikeys.lower_role(key.role, membership.role))
+    g.api_key_id = key.id
+
+
 def _send_refreshed_token(response):
     token = g.get("refreshed_token")
     if token and not g.get("token_replaced"):
@@ -163,6 +195,12 @@ def init_app(app) -> None:
     @app.before_request
     def _load_tenant_context() -> None:
         if _is_public_endpoint():
+            return
+        from portal.apikeys.services import presented_key
+
+        api_key = presented_key()
+        if api_key is not None:
+            bind_api_key(api_key)
             return
         bind_request()
 

@@ -7,7 +7,8 @@ from flask import g
 from portal.web import ApiError
 
 VIEWER = frozenset({"view_alerts", "view_metrics", "view_portfolio", "view_trades"})
-TRADER = VIEWER | {"acknowledge_alerts", "create_alerts", "execute_trades", "view_system"}
+TRADER = VIEWER | {"acknowledge_alerts", "create_alerts", "execute_trades", "view_system",
+                   "manage_api_keys"}
 ADMIN = TRADER | {"manage_users", "view_audit_logs"}
 
 ROLE_PERMISSIONS: dict[str, frozenset[str]] = {

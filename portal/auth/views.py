@@ -7,7 +7,7 @@ from portal.auth.permissions import public
 from portal.auth.schemas import RevokedOut, TokenOut, TokenRequest
 from portal.extensions import limiter
 from portal.openapi import documented
-from portal.web import api_error, json_response, local_path, render_page
+from portal.web import ApiError, api_error, json_response, local_path, render_page
 
 bp = Blueprint("auth", __name__)
 api = Blueprint("auth_api", __name__, url_prefix="/api/auth")
@@ -118,8 +118,12 @@ def token():
 
 
 @api.post("/logout")
-@documented(summary="Revoke the token this request carries", responses={200: RevokedOut})
+@documented(summary="Revoke the token this request carries (not an API key)", errors=(400,),
+            responses={200: RevokedOut})
 def api_logout():
+    if g.get("api_key_id") is not None:
+        raise ApiError(400, "An API key is not a sign-in: revoke it with "
+                       "POST /api/keys/<id>/revoke.", "not_a_session")
     services.end_session()
     g.token_replaced = True
     return json_response(RevokedOut(revoked=True).model_dump(mode="json"))

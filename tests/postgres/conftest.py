@@ -15,6 +15,7 @@ from sqlalchemy.engine import make_url
 
 from portal import pgsetup, tenancy
 from portal.alerts.models import Alert
+from portal.apikeys.models import ApiKey
 from portal.audit.models import AuditRecord
 from portal.auth.models import RevokedSession, User
 from portal.db import make_engine
@@ -69,6 +70,8 @@ def sample_rows(label: str, member_id: uuid.UUID) -> list:
                           status_code=201, response_body={"label": label}),
         RevokedSession(session_id=f"rls-{label}-{uuid.uuid4().hex}", user_id=member_id,
                      expires_at=now + timedelta(hours=1)),
+        ApiKey(user_id=member_id, name=f"rls {label}", prefix="ap_rls", role="admin",
+               key_hash=f"rls-{label}-{uuid.uuid4().hex}"),
     ]
 
 

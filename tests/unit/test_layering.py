@@ -14,6 +14,8 @@ DOMAIN_FILES = [
 UNSCOPED_ALLOWED = {
     "portal/tenancy.py",
     "portal/auth/queries.py",
+    # the API-key gate's lookup by hash, before any tenant is known (one row, SELECT only)
+    "portal/apikeys/queries.py",
     "portal/commands.py",
     "portal/seed.py",
     "portal/trades/commands.py",
