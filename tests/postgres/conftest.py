@@ -22,7 +22,7 @@ from portal.db import make_engine
 from portal.idempotency import IdempotencyRecord
 from portal.trades.models import Fill, Trade
 from tests import pg
-from tests.conftest import backend, make_fresh_tenant
+from tests.conftest import backend, build_app, make_fresh_tenant
 
 collect_ignore_glob = [] if backend() == "postgresql" else ["test_*.py"]
 
@@ -98,3 +98,27 @@ def walled_tenants(app, superuser):
                     "tests/postgres/conftest.py so the isolation tests cover it"
                 )
     return tenants
+
+
+@pytest.fixture(scope="module")
+def behind_pgbouncer(app, database):
+    """Start a PgBouncer of the module's own (transaction mode, 2 server connections) in front
+    of the test database, and an app connected through it as the restricted role:
+    `bouncer, pooled_app = behind_pgbouncer(**settings)`. Both end with the module."""
+    from tests.pgbouncer import PgBouncer
+
+    started = []
+
+    def start(**overrides):
+        bouncer = PgBouncer(make_url(app.config["ADMIN_DATABASE_URL"]).database,
+                            [pg.APP_ROLE, pg.OWNER_ROLE], pool_size=2).start()
+        pooled = build_app({**database, "DATABASE_URL": bouncer.url_for(pg.APP_ROLE),
+                            "DATABASE_POOLER": "transaction", **overrides})
+        started.append((bouncer, pooled))
+        return bouncer, pooled
+
+    yield start
+    for bouncer, pooled in started:
+        with pooled.app_context():
+            tenancy.get_engine().dispose()
+        bouncer.close()

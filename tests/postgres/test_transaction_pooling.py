@@ -14,15 +14,13 @@ from collections import defaultdict
 import psycopg
 import pytest
 from sqlalchemy import select, text
-from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 
 from portal import tenancy
 from portal.audit.models import AuditRecord
 from portal.db import make_engine
 from tests import pg
-from tests.conftest import ApiClient, build_app, make_fresh_tenant, mint_token
-from tests.pgbouncer import PgBouncer
+from tests.conftest import ApiClient, make_fresh_tenant, mint_token
 
 pytestmark = pytest.mark.postgres
 
@@ -33,20 +31,18 @@ SYMBOLS = ("AAPL", "MSFT", "KO")
 
 
 @pytest.fixture(scope="module")
-def bouncer(app):
-    database = make_url(app.config["ADMIN_DATABASE_URL"]).database
-    bouncer = PgBouncer(database, [pg.APP_ROLE, pg.OWNER_ROLE], pool_size=2).start()
-    yield bouncer
-    bouncer.close()
+def pooled(behind_pgbouncer):
+    return behind_pgbouncer()
 
 
 @pytest.fixture(scope="module")
-def pooled_app(database, bouncer):
-    pooled = build_app({**database, "DATABASE_URL": bouncer.url_for(pg.APP_ROLE),
-                        "DATABASE_POOLER": "transaction"})
-    yield pooled
-    with pooled.app_context():
-        tenancy.get_engine().dispose()
+def bouncer(pooled):
+    return pooled[0]
+
+
+@pytest.fixture(scope="module")
+def pooled_app(pooled):
+    return pooled[1]
 
 
 def repeat_across_connections(engine, runs: int = 12) -> list[str]:
