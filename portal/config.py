@@ -87,8 +87,14 @@ def from_environment(instance_path: str) -> dict:
         "RATELIMIT_STORAGE_URI": env.get("PORTAL_RATELIMIT_STORAGE_URI", "memory://"),
         "RATELIMIT_HEADERS_ENABLED": True,
         "RATELIMIT_ENABLED": _bool(env.get("PORTAL_RATELIMIT_ENABLED"), True),
-        "LOGIN_LIMIT_PER_CLIENT": env.get("PORTAL_LOGIN_LIMIT_PER_CLIENT", "20 per minute"),
-        "LOGIN_LIMIT_PER_EMAIL": env.get("PORTAL_LOGIN_LIMIT_PER_EMAIL", "5 per minute"),
+        # The login budget (README "Authentication"): failures per (email, client address),
+        # per client address, and a per-email ceiling above what one client may spend.
+        "LOGIN_LIMIT_PER_EMAIL_CLIENT": env.get(
+            "PORTAL_LOGIN_LIMIT_PER_EMAIL_CLIENT", "5 per minute; 20 per hour"),
+        "LOGIN_LIMIT_PER_CLIENT": env.get(
+            "PORTAL_LOGIN_LIMIT_PER_CLIENT", "20 per minute; 100 per hour"),
+        "LOGIN_LIMIT_PER_EMAIL": env.get(
+            "PORTAL_LOGIN_LIMIT_PER_EMAIL", "25 per minute; 100 per hour"),
         "HTMX_URL": env.get("PORTAL_HTMX_URL", HTMX_DEFAULT_URL),
         "HTMX_INTEGRITY": env.get("PORTAL_HTMX_INTEGRITY", HTMX_DEFAULT_INTEGRITY),
         "METRICS_TOKEN": env.get("PORTAL_METRICS_TOKEN") or None,

@@ -319,6 +319,21 @@ def init_app(app: Flask) -> None:
         }
 
 
+def refuse_cross_site_post() -> None:
+    """403 for a form post another site made a browser send (login CSRF: a hostile page
+    signing the victim in as the attacker). Browsers say where a request comes from in
+    `Sec-Fetch-Site` and `Origin`; a request with neither (an old browser, a script) passes,
+    as it cannot have been forged by a page."""
+    site = request.headers.get("Sec-Fetch-Site")
+    if site is not None and site not in ("same-origin", "none"):
+        raise ApiError(403, "Cross-site sign-in refused; sign in from this site's own page.",
+                       "cross_site")
+    origin = request.headers.get("Origin")
+    if origin is not None and urlsplit(origin).netloc != request.host:
+        raise ApiError(403, "Cross-site sign-in refused; sign in from this site's own page.",
+                       "cross_site")
+
+
 def local_path(target: str | None) -> str | None:
     """`target` if it is a path on this site, else None: the guard for every redirect a
     request names (`next`), so none can send a user to another host. `//host` and `/\\host`

@@ -26,6 +26,7 @@ TEST_SETTINGS = {
     "JWT_SECRET_KEY": "test-secret-key-that-is-long-enough-for-hs256",
     # Generous login limits; tests of the limiter build their own app with tight ones.
     "LOGIN_LIMIT_PER_CLIENT": "10000 per minute",
+    "LOGIN_LIMIT_PER_EMAIL_CLIENT": "10000 per minute",
     "LOGIN_LIMIT_PER_EMAIL": "10000 per minute",
     # The whole suite shares two demo tenants; their plan limits are tested on their own app.
     "PLAN_RATE_LIMITS": {"starter": "100000 per minute", "pro": "100000 per minute"},

@@ -1,14 +1,50 @@
+"""The one login input, shared by `POST /login` and `POST /api/auth/token`."""
+
+import unicodedata
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+MAX_EMAIL_LENGTH = 254  # users.email
+MAX_PASSWORD_LENGTH = 1024
+MAX_TENANT_LENGTH = 64  # tenants.slug
 
 
-class TokenRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+def normalise_email(raw: object) -> str:
+    """An email as stored: trimmed and lower-case. Also the login limiter's key, capped so a
+    huge field cannot make a huge key."""
+    return str(raw).strip().lower()[: MAX_EMAIL_LENGTH + 1]
 
-    email: str = Field(min_length=3, max_length=254)
-    password: str = Field(min_length=1, max_length=1024)
-    tenant: str | None = Field(default=None, max_length=64)
+
+def _has_control_character(value: str) -> bool:
+    return any(unicodedata.category(char) == "Cc" for char in value)
+
+
+class LoginRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    email: str = Field(min_length=3, max_length=MAX_EMAIL_LENGTH)
+    password: str = Field(min_length=1, max_length=MAX_PASSWORD_LENGTH)
+    tenant: str | None = Field(default=None, max_length=MAX_TENANT_LENGTH)
+
+    @field_validator("email", mode="before")
+    @classmethod
+    def _normalise_email(cls, value):
+        return value.strip().lower() if isinstance(value, str) else value
+
+    @field_validator("tenant", mode="before")
+    @classmethod
+    def _normalise_tenant(cls, value):
+        if isinstance(value, str):
+            return value.strip().lower() or None
+        return value
+
+    @field_validator("email", "tenant")
+    @classmethod
+    def _no_control_characters(cls, value):
+        if value is not None and _has_control_character(value):
+            raise ValueError("must not contain control characters")
+        return value
 
 
 class TokenOut(BaseModel):

@@ -1,5 +1,6 @@
 """Signing in, signing out and switching tenant: the only auth code that writes."""
 
+import logging
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -16,6 +17,7 @@ from portal.auth.queries import (
     find_user,
     session_revoked,
 )
+from portal.auth.schemas import LoginRequest
 from portal.db import utcnow
 
 
@@ -33,31 +35,35 @@ class SignIn:
     membership: MembershipChoice
 
 
+log = logging.getLogger("portal.auth")
+
 INVALID_CREDENTIALS = "Invalid email or password."
 SESSION_REVOCATION_SLACK = timedelta(minutes=1)
 
 
-def authenticate(email: str, password: str, tenant_slug: str | None, *,
-                 require_tenant_choice: bool) -> SignIn:
+def authenticate(login: LoginRequest, *, require_tenant_choice: bool) -> SignIn:
     """Check the password and pick the membership the token will carry.
 
-    With several memberships and no tenant named, a script must say which one
-    (`require_tenant_choice`); the browser starts in the first and offers the switcher.
+    An unknown email, a wrong password, no (active) membership and a suspended organisation
+    all answer the same `LoginFailed`, and an unknown email still pays for one password hash,
+    so neither the answer nor its time tells whether an email belongs to anyone. With several
+    memberships and no tenant named, a script must say which one (`require_tenant_choice`);
+    the browser starts in the first and offers the switcher.
     """
-    user = find_user(email)
-    password_ok = verify_password(user.password_hash if user else None, password)
+    user = find_user(login.email)
+    password_ok = verify_password(user.password_hash if user else None, login.password)
     memberships = active_memberships(user.id) if user else []
-    wanted = (tenant_slug or "").strip().lower()
+    wanted = login.tenant
     chosen = [m for m in memberships if m.slug == wanted] if wanted else memberships[:1]
 
+    reason = None
     if user is None or not password_ok or not user.is_active:
-        _audit_failure(user, memberships, wanted, email, "bad credentials")
+        reason = "bad credentials"
+    elif not chosen:
+        reason = "no active membership in tenant"
+    if reason is not None:
+        _audit_failure(user, memberships, wanted, login.email, reason)
         raise LoginFailed(INVALID_CREDENTIALS)
-    if wanted and not chosen:
-        _audit_failure(user, memberships, wanted, email, "no active membership in tenant")
-        raise LoginFailed("You have no access to that organisation, or it is suspended.")
-    if not memberships:
-        raise LoginFailed("Your organisation's access is suspended or you have none.")
     if not wanted and len(memberships) > 1 and require_tenant_choice:
         raise LoginFailed(
             "tenant: you belong to several tenants; name one of "
@@ -73,7 +79,10 @@ def authenticate(email: str, password: str, tenant_slug: str | None, *,
 
 
 def _audit_failure(user, memberships, wanted, email, reason) -> None:
-    """A failed login lands in the audit log of the tenant it was aimed at, if any."""
+    """A failed login lands in the audit log of the tenant it was aimed at, if any.
+
+    Best effort: the refusal is the answer, and a record that cannot be written (a database
+    hiccup) must not turn it into a 500 that tells the caller something a 401 would not."""
     if user is None:
         return
     target = None
@@ -83,9 +92,12 @@ def _audit_failure(user, memberships, wanted, email, reason) -> None:
         target = memberships[0].tenant_id
     if target is None:
         return
-    with tenancy.tenant_session_scope(target) as db:
-        audit.record(db, "auth.login_failed", target_type="user", target_id=user.id,
-                     details={"reason": reason}, actor_id=user.id, actor_email=email)
+    try:
+        with tenancy.tenant_session_scope(target) as db:
+            audit.record(db, "auth.login_failed", target_type="user", target_id=user.id,
+                         details={"reason": reason}, actor_id=user.id, actor_email=email)
+    except Exception:  # any failure to write the record: log it and refuse as planned
+        log.warning("failed login not audited", exc_info=True)
 
 
 def end_session(action: str = "auth.logout") -> None:

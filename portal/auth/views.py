@@ -1,42 +1,60 @@
 from flask import Blueprint, current_app, flash, g, redirect, request, url_for
 from flask_jwt_extended import set_access_cookies, unset_jwt_cookies
+from pydantic import ValidationError
 
 from portal.auth import services
 from portal.auth.context import issue_token
 from portal.auth.permissions import public
-from portal.auth.schemas import RevokedOut, TokenOut, TokenRequest
+from portal.auth.schemas import LoginRequest, RevokedOut, TokenOut, normalise_email
 from portal.extensions import limiter
 from portal.openapi import documented
-from portal.web import ApiError, api_error, json_response, local_path, render_page
+from portal.web import (
+    ApiError,
+    api_error,
+    json_response,
+    local_path,
+    refuse_cross_site_post,
+    render_page,
+    validation_message,
+)
 
 bp = Blueprint("auth", __name__)
 api = Blueprint("auth_api", __name__, url_prefix="/api/auth")
 
 
+# --- the login budget ----------------------------------------------------------------------
+# One budget for every login route (`shared_limit` scopes, so /login and /api/auth/token
+# spend the same counters), counting failed attempts only, whatever their status. Keyed so
+# that one client's failures never lock the right password out for another client: a tight
+# limit per (email, client address), one per client address across emails, and a looser
+# ceiling per email that a single client cannot reach on its own (see the README).
+
+
 def _login_failed(response) -> bool:
-    # Only failures count towards the login limits; a good password never locks anyone out.
-    return response.status_code in (400, 401)
+    return response.status_code >= 400
 
 
-def _email_key() -> str:
+def _login_email() -> str:
     data = request.get_json(silent=True) if request.is_json else request.form
-    email = data.get("email", "") if hasattr(data, "get") else ""
-    return "login-email:" + str(email).strip().lower()
+    return normalise_email(data.get("email", "")) if hasattr(data, "get") else ""
 
 
-def _client_key() -> str:
-    return "login-client:" + (request.remote_addr or "unknown")
+def _client() -> str:
+    return request.remote_addr or "unknown"
+
+
+def _login_limit(setting: str, scope: str, key):
+    return limiter.shared_limit(
+        lambda: current_app.config[setting], scope=scope, key_func=key,
+        deduct_when=_login_failed, methods=["POST"],
+    )
 
 
 login_limits = [
-    limiter.limit(
-        lambda: current_app.config["LOGIN_LIMIT_PER_CLIENT"],
-        key_func=_client_key, deduct_when=_login_failed, methods=["POST"],
-    ),
-    limiter.limit(
-        lambda: current_app.config["LOGIN_LIMIT_PER_EMAIL"],
-        key_func=_email_key, deduct_when=_login_failed, methods=["POST"],
-    ),
+    _login_limit("LOGIN_LIMIT_PER_EMAIL_CLIENT", "login-email-client",
+                 lambda: f"{_login_email()}|{_client()}"),
+    _login_limit("LOGIN_LIMIT_PER_CLIENT", "login-client", _client),
+    _login_limit("LOGIN_LIMIT_PER_EMAIL", "login-email", _login_email),
 ]
 
 
@@ -56,18 +74,22 @@ def _safe_next(target: str | None) -> str:
 def login():
     if request.method == "GET":
         return render_page("auth/login.html", next=request.args.get("next", ""))
+    refuse_cross_site_post()
     form = request.form
+    redisplay = {"email": form.get("email", ""), "tenant": form.get("tenant", ""),
+                 "next": form.get("next", "")}
     try:
-        sign_in = services.authenticate(
-            form.get("email", ""), form.get("password", ""), form.get("tenant"),
-            require_tenant_choice=False,
-        )
+        data = LoginRequest.model_validate({
+            "email": form.get("email", ""), "password": form.get("password", ""),
+            "tenant": form.get("tenant") or None,
+        })
+        sign_in = services.authenticate(data, require_tenant_choice=False)
+    except ValidationError as exc:
+        return render_page("auth/login.html", status=400, error=validation_message(exc)[1],
+                           **redisplay)
     except services.LoginFailed as exc:
-        return render_page(
-            "auth/login.html", status=401, error=exc.message,
-            email=form.get("email", ""), tenant=form.get("tenant", ""),
-            next=form.get("next", ""),
-        )
+        return render_page("auth/login.html", status=exc.status, error=exc.message,
+                           **redisplay)
     response = redirect(_safe_next(form.get("next")), code=303)
     set_access_cookies(response, issue_token(sign_in.user, sign_in.membership))
     return response
@@ -95,8 +117,8 @@ def switch_tenant():
 
 
 @api.post("/token")
-@documented(summary="Exchange email and password for an access token", body=TokenRequest,
-            errors=(401, 429, 503), responses={200: TokenOut})
+@documented(summary="Exchange email and password for an access token", body=LoginRequest,
+            errors=(400, 401, 429, 503), responses={200: TokenOut})
 @public
 @_limited
 def token():
@@ -104,10 +126,9 @@ def token():
     if not isinstance(payload, dict):
         return api_error(400, "body: send a JSON object with email and password",
                          "invalid_input", "body")
-    data = TokenRequest.model_validate(payload)
+    data = LoginRequest.model_validate(payload)
     try:
-        sign_in = services.authenticate(data.email, data.password, data.tenant,
-                                        require_tenant_choice=True)
+        sign_in = services.authenticate(data, require_tenant_choice=True)
     except services.LoginFailed as exc:
         return api_error(exc.status, exc.message, field=exc.field)
     expires = current_app.config["JWT_ACCESS_TOKEN_EXPIRES"]

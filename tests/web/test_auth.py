@@ -356,44 +356,221 @@ class TestTenantSwitch:
         assert 'id="tenant-switch"' not in browser_as("trader@acme.test").get("/").text
 
 
-class TestLoginRateLimits:
-    @pytest.fixture
-    def limited_app(self, app, database):
-        return build_app(database, LOGIN_LIMIT_PER_EMAIL="3 per minute",
-                         LOGIN_LIMIT_PER_CLIENT="5 per minute")
+ALICE, BOB = {"REMOTE_ADDR": "127.0.0.2"}, {"REMOTE_ADDR": "127.0.0.3"}
 
-    def test_failures_per_email_are_limited_with_retry_after(self, limited_app):
+
+class TestLoginBudget:
+    """One budget for /login and /api/auth/token; one client's failures never lock the right
+    password out for another client."""
+
+    @pytest.fixture
+    def limited_app(self, database):
+        return build_app(database, LOGIN_LIMIT_PER_EMAIL_CLIENT="3 per minute",
+                         LOGIN_LIMIT_PER_CLIENT="5 per minute",
+                         LOGIN_LIMIT_PER_EMAIL="6 per minute")
+
+    @staticmethod
+    def api_login(client, email, password, environ, **extra):
+        return client.post("/api/auth/token", json={"email": email, "password": password,
+                                                    **extra}, environ_base=environ)
+
+    @staticmethod
+    def form_login(client, email, password, environ, **extra):
+        return client.post("/login", data={"email": email, "password": password, **extra},
+                           environ_base=environ)
+
+    def test_both_routes_spend_one_budget_and_a_429_carries_retry_after(self, limited_app):
         client = limited_app.test_client()
-        body = {"email": "viewer@acme.test", "password": "wrong"}
-        codes = [client.post("/api/auth/token", json=body).status_code for _ in range(3)]
+        codes = [self.form_login(client, "viewer@acme.test", "wrong", ALICE).status_code,
+                 self.api_login(client, "VIEWER@acme.test ", "wrong", ALICE).status_code,
+                 self.form_login(client, " viewer@ACME.test", "wrong", ALICE).status_code]
         assert codes == [401, 401, 401]
-        blocked = client.post("/api/auth/token", json={**body, "password": "demo-password"})
+        blocked = self.api_login(client, "viewer@acme.test", "demo-password", ALICE)
         assert blocked.status_code == 429
         assert int(blocked.headers["Retry-After"]) > 0
         assert blocked.json["error"]["code"] == "rate_limited"
-        # Another email from another address is not affected.
-        other = client.post("/api/auth/token",
-                            json={"email": "trader@acme.test", "password": "demo-password"},
-                            environ_base={"REMOTE_ADDR": "10.9.9.9"})
-        assert other.status_code == 200
+        assert self.form_login(client, "viewer@acme.test", "demo-password",
+                               ALICE).status_code == 429
+
+    def test_another_client_still_signs_in_with_the_right_password(self, limited_app):
+        client = limited_app.test_client()
+        for _ in range(3):
+            self.api_login(client, "admin@globex.test", "wrong", ALICE)
+        assert self.api_login(client, "admin@globex.test", "demo-password",
+                              ALICE).status_code == 429
+        assert self.api_login(client, "admin@globex.test", "demo-password",
+                              BOB).status_code == 200
+        assert self.form_login(client, "admin@globex.test", "demo-password",
+                               BOB).status_code == 303
+
+    def test_every_failure_counts_whatever_its_status(self, limited_app, monkeypatch):
+        client = limited_app.test_client()
+        email = "trader@globex.test"
+        too_long = self.api_login(client, email, "x" * 2000, ALICE)
+        assert too_long.status_code == 400
+        cross_site = client.post("/login", data={"email": email, "password": "x"},
+                                 headers={"Sec-Fetch-Site": "cross-site"}, environ_base=ALICE)
+        assert cross_site.status_code == 403
+        monkeypatch.setattr("portal.auth.services.find_user", _explode)
+        assert self.api_login(client, email, "demo-password", ALICE).status_code == 500
+        monkeypatch.undo()
+        assert self.api_login(client, email, "demo-password", ALICE).status_code == 429
 
     def test_successful_logins_do_not_count(self, limited_app):
         client = limited_app.test_client()
-        body = {"email": "admin@acme.test", "password": "demo-password"}
-        environ = {"REMOTE_ADDR": "10.1.1.1"}
-        codes = [client.post("/api/auth/token", json=body, environ_base=environ).status_code
-                 for _ in range(6)]
-        assert codes == [200] * 6
+        codes = [self.api_login(client, "admin@acme.test", "demo-password", ALICE).status_code
+                 for _ in range(7)]
+        assert codes == [200] * 7
 
     def test_failures_per_client_are_limited_across_emails(self, limited_app):
         client = limited_app.test_client()
-        environ = {"REMOTE_ADDR": "10.2.2.2"}
-        codes = [
-            client.post("/login", data={"email": f"u{i}@x.test", "password": "no"},
-                        environ_base=environ).status_code
-            for i in range(6)
-        ]
+        codes = [self.form_login(client, f"u{i}@x.test", "no", ALICE).status_code
+                 for i in range(6)]
         assert codes == [401] * 5 + [429]
+        assert self.form_login(client, "u9@x.test", "no", BOB).status_code == 401
+
+    def test_a_distributed_guess_meets_the_per_email_ceiling(self, limited_app):
+        client = limited_app.test_client()
+        email = "viewer@acme.test"
+        for address in ("127.0.0.4", "127.0.0.5"):
+            codes = [self.api_login(client, email, "wrong", {"REMOTE_ADDR": address})
+                     .status_code for _ in range(3)]
+            assert codes == [401] * 3
+        assert self.api_login(client, email, "wrong", BOB).status_code == 429
+        # The ceiling is per email: other users are untouched.
+        assert self.api_login(client, "trader@acme.test", "demo-password",
+                              BOB).status_code == 200
+
+
+def _explode(*_args, **_kwargs):
+    raise RuntimeError("the database went away")
+
+
+class TestOneLoginInput:
+    """/login and /api/auth/token read the same normalised input."""
+
+    @pytest.mark.parametrize("email", ["  Trader@ACME.test\t", "trader@acme.test" + " " * 300])
+    def test_an_email_is_trimmed_and_lower_cased_on_both_routes(self, client, email):
+        token = client.post("/api/auth/token", json={"email": email, "password": "demo-password"})
+        assert token.status_code == 200, token.text
+        form = client.post("/login", data={"email": email, "password": "demo-password"})
+        assert form.status_code == 303
+        # A failure with the same email is audited under the normalised email, never a 500.
+        wrong = {"email": email, "password": "wrong"}
+        assert client.post("/api/auth/token", json=wrong).status_code == 401
+        assert client.post("/login", data=wrong).status_code == 401
+
+    @pytest.mark.parametrize(("body", "field"), [
+        ({"email": "trader@acme.test\r\nBcc: x@y.test", "password": "x"}, "email"),
+        ({"email": "a" * 300 + "@acme.test", "password": "x"}, "email"),
+        ({"email": "trader@acme.test", "password": "x" * 1025}, "password"),
+        ({"email": "trader@acme.test", "password": "x", "tenant": "acme\x1b"}, "tenant"),
+        ({"email": "trader@acme.test", "password": "x", "tenant": "a" * 65}, "tenant"),
+    ])
+    def test_bad_input_names_the_field_on_both_routes_and_is_never_a_500(self, client, body,
+                                                                        field):
+        token = client.post("/api/auth/token", json=body)
+        assert token.status_code == 400
+        assert token.json["error"]["field"] == field
+        form = client.post("/login", data=body)
+        assert form.status_code == 400
+        assert f"{field}:" in form.text
+        assert "portal_access=" not in " ".join(form.headers.getlist("Set-Cookie"))
+
+
+class TestEqualRefusals:
+    """Unknown email, wrong password, no membership and a suspended organisation look alike:
+    same status, same body, and one password hash verified every time."""
+
+    @pytest.fixture
+    def attempts(self, app, fresh_tenant):
+        tenant = fresh_tenant()
+        inactive = tenant.emails["viewer"]
+        with app.app_context(), tenancy.unscoped_session(admin=True) as db:
+            db.scalar(select(User).where(User.email == inactive)).is_active = False
+        return {
+            "unknown email": {"email": "nobody@nowhere.test", "password": "demo-password"},
+            "wrong password": {"email": "trader@acme.test", "password": "wrong"},
+            "not a member": {"email": "trader@acme.test", "password": "demo-password",
+                             "tenant": "globex"},
+            "suspended": {"email": "user@initech.test", "password": "demo-password"},
+            "deactivated": {"email": inactive, "password": "demo-password"},
+        }
+
+    def test_the_api_answers_each_alike(self, client, attempts, monkeypatch):
+        from portal.auth import passwords
+
+        verified = []
+        real = passwords._hasher
+
+        class CountingHasher:
+            def verify(self, *args):
+                verified.append(1)
+                return real.verify(*args)
+
+        monkeypatch.setattr(passwords, "_hasher", CountingHasher())
+        answers = {}
+        for name, body in attempts.items():
+            verified.clear()
+            response = client.post("/api/auth/token", json=body)
+            answers[name] = (response.status_code, response.data)
+            assert len(verified) == 1, name
+        assert len(set(answers.values())) == 1, answers
+        assert answers["unknown email"][0] == 401
+
+    def test_the_form_answers_each_alike(self, client, attempts):
+        answers = {}
+        for name, body in attempts.items():
+            response = client.post("/login", data=body)
+            error = response.text.split('role="alert">')[1].split("<")[0]
+            answers[name] = (response.status_code, error)
+        assert set(answers.values()) == {(401, "Invalid email or password.")}, answers
+
+    def test_a_failure_to_audit_a_refusal_is_still_a_401(self, client, monkeypatch):
+        from portal.audit import services as audit
+
+        real_record = audit.record
+
+        def failing_record(db, action, **kwargs):
+            if action == "auth.login_failed":
+                raise RuntimeError("audit table unavailable")
+            return real_record(db, action, **kwargs)
+
+        monkeypatch.setattr(audit, "record", failing_record)
+        body = {"email": "trader@acme.test", "password": "wrong"}
+        response = client.post("/api/auth/token", json=body)
+        assert response.status_code == 401
+        assert client.post("/login", data=body).status_code == 401
+
+
+class TestLoginCsrf:
+    """A cross-site login post is refused; same-origin and plain form posts still work."""
+
+    GOOD = {"email": "trader@acme.test", "password": "demo-password"}
+
+    @pytest.mark.parametrize("headers", [
+        {"Sec-Fetch-Site": "cross-site"},
+        {"Sec-Fetch-Site": "same-site"},
+        {"Origin": "https://evil.test"},
+        {"Origin": "null"},
+        {"Origin": "http://localhost.evil.test", "Sec-Fetch-Site": "same-origin"},
+    ])
+    def test_a_cross_site_post_is_refused(self, client, headers):
+        response = client.post("/login", data=self.GOOD, headers=headers)
+        assert response.status_code == 403
+        assert "portal_access=" not in " ".join(response.headers.getlist("Set-Cookie"))
+
+    @pytest.mark.parametrize("headers", [
+        {}, {"Sec-Fetch-Site": "same-origin"}, {"Sec-Fetch-Site": "none"},
+        {"Origin": "http://localhost", "Sec-Fetch-Site": "same-origin"},
+    ])
+    def test_same_origin_and_plain_posts_sign_in(self, client, headers):
+        assert client.post("/login", data=self.GOOD, headers=headers).status_code == 303
+
+    def test_the_double_submit_check_still_guards_signed_in_posts(self, browser_as):
+        browser = browser_as("trader@acme.test")
+        response = browser.client.post("/logout", headers={"Sec-Fetch-Site": "same-origin"})
+        assert response.status_code == 403
 
 
 def test_logins_and_failures_are_audited(client, app, fresh_tenant):
