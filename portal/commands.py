@@ -17,6 +17,7 @@ def register(app: Flask) -> None:
     app.cli.add_command(import_prices)
     app.cli.add_command(demo)
     app.cli.add_command(prune)
+    app.cli.add_command(set_retention)
     register_trade_commands(app)
 
 
@@ -116,22 +117,29 @@ def demo(ctx, host: str, port: int) -> None:
 @click.command("prune")
 @click.option("--idempotency-hours", default=24, show_default=True,
               help="Keep idempotency records this long; a retry after that places a new order.")
+@click.option("--batch-size", default=1000, show_default=True, type=click.IntRange(min=1),
+              help="Rows deleted per transaction when applying retention.")
 @with_appcontext
-def prune(idempotency_hours: int) -> None:
-    """Delete ended sessions past their expiry and old idempotency records, tenant by tenant."""
+def prune(idempotency_hours: int, batch_size: int) -> None:
+    """Apply each tenant's retention (acknowledged alerts, audit records) and delete ended
+    sessions past their expiry and old idempotency records, tenant by tenant. Open alerts,
+    trades and fills are never pruned."""
     from datetime import timedelta
 
     from sqlalchemy import delete, select
 
+    from portal.alerts.services import prune_acknowledged
+    from portal.audit.services import prune as prune_audit
     from portal.auth.models import RevokedSession, Tenant
     from portal.db import utcnow
     from portal.idempotency import IdempotencyRecord
 
     now = utcnow()
     with tenancy.unscoped_session(admin=True) as db:
-        tenant_ids = list(db.scalars(select(Tenant.id)))
-    tokens = records = 0
-    for tenant_id in tenant_ids:
+        tenants = db.execute(select(Tenant.id, Tenant.alert_retention_days,
+                                    Tenant.audit_retention_days)).all()
+    tokens = records = alerts = audits = 0
+    for tenant_id, alert_days, audit_days in tenants:
         with tenancy.tenant_session_scope(tenant_id, admin=True) as db:
             tokens += db.execute(
                 delete(RevokedSession).where(RevokedSession.expires_at < now)).rowcount
@@ -139,5 +147,34 @@ def prune(idempotency_hours: int) -> None:
                 delete(IdempotencyRecord).where(
                     IdempotencyRecord.created_at < now - timedelta(hours=idempotency_hours))
             ).rowcount
+            alerts += prune_acknowledged(db, now - timedelta(days=alert_days), batch_size)
+            audits += prune_audit(db, now - timedelta(days=audit_days), batch_size)
     click.echo(f"Pruned {tokens} ended session(s) past expiry and {records} idempotency record(s) "
-               f"in {len(tenant_ids)} organisation(s).")
+               f"in {len(tenants)} organisation(s).")
+    click.echo(f"Retention: pruned {alerts} acknowledged alert(s) and {audits} audit record(s).")
+
+
+@click.command("set-retention")
+@click.argument("slug")
+@click.option("--alerts-days", type=click.IntRange(min=1),
+              help="Keep acknowledged alerts this many days after acknowledgement.")
+@click.option("--audit-days", type=click.IntRange(min=1),
+              help="Keep audit records this many days.")
+@with_appcontext
+def set_retention(slug: str, alerts_days: int | None, audit_days: int | None) -> None:
+    """Show or change how long an organisation's acknowledged alerts and audit records are
+    kept (defaults 90 and 365 days); `prune` applies it."""
+    from sqlalchemy import select
+
+    from portal.auth.models import Tenant
+
+    with tenancy.unscoped_session(admin=True) as db:
+        tenant = db.scalar(select(Tenant).where(Tenant.slug == slug))
+        if tenant is None:
+            raise click.BadParameter(f"no organisation with the slug {slug!r}", param_hint="SLUG")
+        if alerts_days is not None:
+            tenant.alert_retention_days = alerts_days
+        if audit_days is not None:
+            tenant.audit_retention_days = audit_days
+        click.echo(f"{tenant.slug}: acknowledged alerts {tenant.alert_retention_days} days, "
+                   f"audit records {tenant.audit_retention_days} days.")

@@ -19,7 +19,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from flask import current_app, g, has_app_context
-from sqlalchemy import event, text
+from sqlalchemy import delete, event, select, text
 from sqlalchemy.orm import Session, sessionmaker, with_loader_criteria
 from werkzeug.local import LocalProxy
 
@@ -210,6 +210,23 @@ def lock_within_tenant(db: TenantSession, name: str) -> None:
             text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"),
             {"key": f"{db.tenant_id}:{name}"},
         )
+
+
+def delete_in_batches(db: TenantSession, model, *criteria, batch_size: int) -> int:
+    """Delete the session tenant's rows of `model` matching `criteria`, committing every
+    `batch_size` rows, so a long backlog never becomes one huge transaction holding locks
+    while requests wait. Returns how many rows went."""
+    deleted = 0
+    while True:
+        ids = list(db.scalars(select(model.id).where(*criteria).limit(batch_size)))
+        if not ids:
+            return deleted
+        deleted += db.execute(
+            delete(model).where(model.id.in_(ids)).execution_options(synchronize_session=False)
+        ).rowcount
+        db.commit()
+        if len(ids) < batch_size:
+            return deleted
 
 
 def database_reachable() -> bool:

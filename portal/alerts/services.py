@@ -1,4 +1,6 @@
-"""Raising and acknowledging alerts: the only alert code that writes."""
+"""Raising, acknowledging and pruning alerts: the only alert code that writes."""
+
+from datetime import datetime
 
 from flask import g
 from sqlalchemy import update
@@ -8,7 +10,7 @@ from portal.alerts.models import Alert
 from portal.alerts.schemas import AlertCreate, alert_json
 from portal.audit import services as audit
 from portal.db import utcnow
-from portal.tenancy import session
+from portal.tenancy import delete_in_batches, session
 
 CREATE_SCOPE = "alerts.create"
 
@@ -62,3 +64,10 @@ def acknowledge(alert: Alert) -> Alert:
     session.commit()
     session.refresh(alert)
     return alert
+
+
+def prune_acknowledged(db, before: datetime, batch_size: int) -> int:
+    """Delete the tenant's alerts acknowledged before `before`, in batches. Open alerts are
+    never pruned, however old."""
+    return delete_in_batches(db, Alert, Alert.acknowledged_at.is_not(None),
+                             Alert.acknowledged_at < before, batch_size=batch_size)

@@ -1,6 +1,7 @@
 """The audit trail: who did what to which target, when, from where, in which request."""
 
 import uuid
+from datetime import datetime
 from typing import Any
 
 from flask import g, request
@@ -8,6 +9,7 @@ from flask import has_request_context as in_request
 from sqlalchemy.orm import Session
 
 from portal.audit.models import AuditRecord
+from portal.tenancy import delete_in_batches
 
 
 def record(
@@ -34,3 +36,9 @@ def record(
     )
     db.add(entry)
     return entry
+
+
+def prune(db, before: datetime, batch_size: int) -> int:
+    """Delete the tenant's audit records written before `before`, in batches."""
+    return delete_in_batches(db, AuditRecord, AuditRecord.created_at < before,
+                             batch_size=batch_size)

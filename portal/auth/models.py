@@ -1,10 +1,13 @@
 import uuid
 from datetime import datetime
 
-from sqlalchemy import Boolean, ForeignKey, String, Uuid
+from sqlalchemy import Boolean, ForeignKey, Integer, String, Uuid
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.db import Base, TenantScoped, UTCDateTime, new_id, utcnow
+
+DEFAULT_ALERT_RETENTION_DAYS = 90
+DEFAULT_AUDIT_RETENTION_DAYS = 365
 
 
 class Tenant(Base):
@@ -18,6 +21,13 @@ class Tenant(Base):
     plan: Mapped[str] = mapped_column(String(32), default="starter")
     status: Mapped[str] = mapped_column(String(16), default="active")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Days kept by `flask --app wsgi prune` (SPEC §7): acknowledged alerts, audit records.
+    alert_retention_days: Mapped[int] = mapped_column(
+        Integer, default=DEFAULT_ALERT_RETENTION_DAYS,
+        server_default=str(DEFAULT_ALERT_RETENTION_DAYS))
+    audit_retention_days: Mapped[int] = mapped_column(
+        Integer, default=DEFAULT_AUDIT_RETENTION_DAYS,
+        server_default=str(DEFAULT_AUDIT_RETENTION_DAYS))
 
     @property
     def is_active(self) -> bool:
