@@ -17,6 +17,7 @@ for it.
 import atexit
 import contextlib
 import os
+import pwd
 import shutil
 import socket
 import subprocess
@@ -44,6 +45,14 @@ def binary() -> str:
             raise RuntimeError(message)
         pytest.skip(message)
     return found
+
+
+def _user_exists(name: str) -> bool:
+    try:
+        pwd.getpwnam(name)
+    except KeyError:
+        return False
+    return True
 
 
 class PgBouncer:
@@ -83,6 +92,7 @@ reserve_pool_size = 0
 max_client_conn = 200
 server_reset_query =
 ignore_startup_parameters = extra_float_digits
+query_wait_timeout = 10
 logfile = {self.log_path}
 pidfile = {self.home / "pgbouncer.pid"}
 """
@@ -98,9 +108,10 @@ pidfile = {self.home / "pgbouncer.pid"}
             "".join(f'"{name}" "{password}"\n' for name, password in self.roles))
         command = [binary(), str(self.config_path)]
         if os.geteuid() == 0:  # PgBouncer refuses to run as root
+            user = "postgres" if _user_exists("postgres") else "nobody"
             for path in [self.home, *self.home.iterdir()]:
-                shutil.chown(path, "postgres")
-            command[1:1] = ["-u", "postgres"]
+                shutil.chown(path, user)
+            command[1:1] = ["-u", user]
         self.process = subprocess.Popen(command, stdout=subprocess.DEVNULL,
                                         stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 20
