@@ -6,6 +6,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_serializer, field_validator
 
+from portal.db import iso_instant_text
+
 
 class AuditFilter(BaseModel):
     """`since` is inclusive, `until` exclusive; times without a zone are UTC."""
@@ -15,6 +17,11 @@ class AuditFilter(BaseModel):
     action: str | None = Field(default=None, max_length=64)
     since: datetime | None = None
     until: datetime | None = None
+
+    @field_validator("since", "until", mode="before")
+    @classmethod
+    def _iso(cls, value):
+        return iso_instant_text(value)
 
     @field_validator("since", "until")
     @classmethod

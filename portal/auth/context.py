@@ -196,6 +196,10 @@ def init_app(app) -> None:
     def _load_tenant_context() -> None:
         if _is_public_endpoint():
             return
+        if request.method == "OPTIONS":
+            # Flask answers OPTIONS itself (the Allow header, no view, no data), and
+            # flask-jwt-extended never verifies a token on OPTIONS: binding would fail with a 500.
+            return
         from portal.apikeys.services import presented_key
 
         api_key = presented_key()

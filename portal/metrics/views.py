@@ -56,7 +56,7 @@ def portfolio():
 
 @api.get("/trading")
 @documented(summary="Trading figures over a window", query=schemas.TradingQuery,
-            responses={200: schemas.TradingOut})
+            blank_query_is_absent=False, responses={200: schemas.TradingOut})
 @require_permission("view_metrics")
 def trading():
     query = schemas.TradingQuery.model_validate(request.args.to_dict())
@@ -66,7 +66,7 @@ def trading():
 
 @api.get("/risk")
 @documented(summary="Risk figures of the current holdings", query=schemas.RiskQuery,
-            errors=(422,), responses={200: schemas.RiskOut})
+            blank_query_is_absent=False, errors=(422,), responses={200: schemas.RiskOut})
 @require_permission("view_metrics")
 def risk():
     query = schemas.RiskQuery.model_validate(request.args.to_dict())

@@ -181,6 +181,8 @@ class _Builder:
                 prop.pop("title", None)
                 parameter = {"name": name, "in": "query", "required": name in required,
                              "schema": prop}
+                if op.blank_query_is_absent and name not in required:
+                    parameter["allowEmptyValue"] = True
                 if description:
                     parameter["description"] = description
                 parameters.append(parameter)

@@ -29,6 +29,9 @@ class Operation:
     idempotent: bool = False
     content_type: str = "application/json"
     tags: tuple[str, ...] = ()
+    # Whether an empty query value (`?since=`) means "absent", as it does for the list filters
+    # that HTML forms also send.
+    blank_query_is_absent: bool = True
 
 
 def documented(
@@ -42,6 +45,7 @@ def documented(
     idempotent: bool = False,
     content_type: str = "application/json",
     tags: tuple[str, ...] = (),
+    blank_query_is_absent: bool = True,
 ):
     """Attach the view's API contract to it (nothing wraps the view; it runs as before)."""
 
@@ -50,7 +54,7 @@ def documented(
             summary=summary or _first_line(view.__doc__) or view.__name__.replace("_", " "),
             query=query, body=body, responses=dict(responses), errors=tuple(errors),
             paginated=paginated, idempotent=idempotent, content_type=content_type,
-            tags=tuple(tags),
+            tags=tuple(tags), blank_query_is_absent=blank_query_is_absent,
         )
         return view
 

@@ -18,7 +18,7 @@ from pydantic import (
     field_validator,
 )
 
-from portal.db import decimal_string, plain_decimal
+from portal.db import decimal_string, iso_instant_text, plain_decimal
 from portal.market.services import SYMBOL
 from portal.pagination import Page
 
@@ -115,6 +115,11 @@ class TradeFilters(BaseModel):
     @classmethod
     def _blank_is_none(cls, value):
         return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("since", "until", mode="before")
+    @classmethod
+    def _iso(cls, value):
+        return iso_instant_text(value)
 
     @field_validator("since", "until")
     @classmethod

@@ -220,3 +220,9 @@ def test_no_response_mentions_tenant_id(app, api_as, browser_as, fresh_tenant):
     for response in (body, browser.get("/audit"), browser.get("/audit", htmx=True)):
         assert "tenant_id" not in response.get_data(as_text=True)
         assert str(tenant.id) not in response.get_data(as_text=True)
+
+
+def test_an_audit_time_filter_that_is_not_iso_8601_is_a_400(api_as):
+    response = api_as("admin@acme.test").get("/api/audit?since=0.5")
+    assert response.status_code == 400
+    assert response.get_json()["error"]["field"] == "since"

@@ -608,3 +608,14 @@ class TestApiRateLimitPerTenant:
         assert codes == [200] * 3 + [429]
         # Pages are not part of the API allowance.
         assert client.get("/health").status_code == 200
+
+
+def test_options_on_a_protected_api_route_answers_allow_without_data(app, client):
+    """Found by schemathesis: OPTIONS reached the token check, which flask-jwt-extended skips
+    for OPTIONS, and answered 500."""
+    token = mint_token(app, "trader@acme.test")
+    for headers in ({}, {"Authorization": f"Bearer {token}"}):
+        response = client.options("/api/alerts", headers=headers)
+        assert response.status_code == 200
+        assert "GET" in response.headers["Allow"] and "POST" in response.headers["Allow"]
+        assert response.data == b""

@@ -787,3 +787,12 @@ def test_matching_after_an_import_fills_each_tenants_orders_in_that_tenant(
     assert trade_status(app, two.id, not_crossing["id"]) == "pending"
     assert audit_actions(app, two.id, crossing["id"]) == []
     assert audit_actions(app, one.id, crossing["id"]) == ["order.placed", "order.filled"]
+
+
+@pytest.mark.parametrize("value", ["0.5", "1700000000", "tomorrow"])
+def test_a_time_filter_that_is_not_iso_8601_is_a_400_naming_it(api_as, value):
+    """pydantic alone would read "0.5" as a Unix timestamp (found by schemathesis)."""
+    for name in ("since", "until"):
+        response = api_as("trader@acme.test").get(f"/api/trades?{name}={value}")
+        assert response.status_code == 400, (name, value, response.text)
+        assert response.get_json()["error"]["field"] == name
