@@ -3,6 +3,7 @@
 from contextlib import suppress
 
 from flask import Blueprint, current_app, request
+from markupsafe import Markup, escape
 
 from portal.auth.permissions import public
 from portal.openapi.document import document
@@ -14,7 +15,8 @@ bp = Blueprint("openapi", __name__, url_prefix="/api")
 
 
 @bp.get("/openapi.json")
-@documented(summary="This API's OpenAPI 3.1 document", responses={200: None})
+@documented(summary="This API's OpenAPI 3.1 document", responses={200: None},
+            tags=("reference",))
 @public
 def openapi_json():
     return json_response(document(current_app))
@@ -22,11 +24,22 @@ def openapi_json():
 
 @bp.get("/docs")
 @documented(summary="This reference as a web page", responses={200: None},
-            content_type="text/html")
+            content_type="text/html", tags=("reference",))
 @public
 def docs():
     _sign_in_if_signed_in()
     return render_page("openapi/docs.html", ref=reference(document(current_app)))
+
+
+@bp.app_template_filter("inline_code")
+def inline_code(text: str) -> Markup:
+    """The document's descriptions mark code with backticks (CommonMark); show it as code."""
+    parts = str(text).split("`")
+    if len(parts) % 2 == 0:  # an unpaired backtick stays a backtick
+        parts[-2:] = ["`".join(parts[-2:])]
+    code = Markup("<code>{}</code>")
+    return Markup("").join(code.format(part) if i % 2 else escape(part)
+                           for i, part in enumerate(parts))
 
 
 def _sign_in_if_signed_in() -> None:

@@ -179,3 +179,10 @@ def test_a_bad_cookie_still_gets_the_public_page(client, app):
     response = client.get("/api/docs")
     assert response.status_code == 200
     assert "Log out" not in response.text
+
+
+def test_backticks_become_code_and_nothing_else_becomes_markup(app):
+    from portal.openapi.views import inline_code
+
+    assert str(inline_code("send `Authorization: Bearer <key>` <b>")) == (
+        "send <code>Authorization: Bearer &lt;key&gt;</code> &lt;b&gt;")
