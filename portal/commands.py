@@ -1,5 +1,6 @@
 """`flask --app wsgi <command>`: schema, demo data, prices."""
 
+import socket
 import sys
 
 import click
@@ -7,6 +8,7 @@ from flask import Flask, current_app
 from flask.cli import with_appcontext
 
 from portal import migrate, tenancy
+from portal.cli import command, plural
 from portal.trades.commands import register as register_trade_commands
 
 
@@ -21,7 +23,7 @@ def register(app: Flask) -> None:
     register_trade_commands(app)
 
 
-@click.command("init-db")
+@command("init-db")
 @with_appcontext
 def init_db() -> None:
     """Bring the schema to the newest migration (as the owner connection)."""
@@ -41,7 +43,7 @@ def init_db() -> None:
     click.echo(f"Schema is at the newest migration ({engine.dialect.name}).")
 
 
-@click.command("downgrade-db")
+@command("downgrade-db")
 @click.argument("revision")
 @with_appcontext
 def downgrade_db(revision: str) -> None:
@@ -53,7 +55,7 @@ def downgrade_db(revision: str) -> None:
                f"({engine.dialect.name}).")
 
 
-@click.command("seed-demo")
+@command("seed-demo")
 @with_appcontext
 def seed_demo() -> None:
     """Create the demo tenants, users, prices, alerts and trades (idempotent)."""
@@ -64,7 +66,7 @@ def seed_demo() -> None:
         click.echo(f"{what}: {count} created")
 
 
-@click.command("import-prices")
+@command("import-prices")
 @with_appcontext
 @click.argument("file", type=click.File("r", encoding="utf-8-sig"))
 def import_prices(file) -> None:
@@ -81,32 +83,42 @@ def import_prices(file) -> None:
     try:
         rows = parse_price_rows(file)
     except PriceFileError as exc:
-        click.echo(f"{file.name}: {exc}; nothing was imported.", err=True)
+        click.echo(f"{file.name} has {plural(len(exc.problems), 'bad line')}; "
+                   "nothing was imported:", err=True)
+        for line in exc.report().splitlines():
+            click.echo(f"  {line}", err=True)
         sys.exit(1)
     with tenancy.unscoped_session(admin=True) as db:
         result = load(db, rows)
-    prices_imported.send(current_app._get_current_object(), result=result)
     click.echo(
-        f"Imported {result.rows} closes for {', '.join(result.symbols)}"
+        f"Imported {plural(result.rows, 'close')} for {', '.join(result.symbols)}"
         + (f" (new: {', '.join(result.new_symbols)})" if result.new_symbols else "")
     )
+    # Matching pending limit orders reports after the import it follows.
+    prices_imported.send(current_app._get_current_object(), result=result)
 
 
-@click.command("demo")
+@command("demo")
 @with_appcontext
 @click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", default=5000, show_default=True)
+@click.option("--port", default=5000, show_default=True,
+              help="Port to serve on; pick another when 5000 is taken.")
 @click.pass_context
 def demo(ctx, host: str, port: int) -> None:
     """Migrate, seed the demo data, print the demo logins and serve the portal."""
-    from portal.seed import DEMO_PASSWORD, USERS
+    from portal.seed import DEMO_PASSWORD, TENANTS, USERS
 
+    # Before migrating and seeding: a busy port should cost the user nothing but a retry.
+    refuse_busy_port(host, port)
     ctx.invoke(init_db)
     ctx.invoke(seed_demo)
     click.echo(f"\nAlphaPulse Portal: http://{host}:{port}/  (password for every demo user: "
                f"{DEMO_PASSWORD})")
+    suspended = {slug for slug, _name, _plan, status in TENANTS if status == "suspended"}
     for email, _name, memberships in USERS:
         roles = ", ".join(f"{role} in {slug}" for slug, role in memberships)
+        if any(slug in suspended for slug, _role in memberships):
+            roles += " (organisation suspended: cannot sign in)"
         click.echo(f"  {email:22} {roles}")
     # Flask ignores app.run() inside a CLI command, so serve with werkzeug directly.
     from werkzeug.serving import run_simple
@@ -114,7 +126,20 @@ def demo(ctx, host: str, port: int) -> None:
     run_simple(host, port, current_app._get_current_object(), threaded=True)
 
 
-@click.command("prune")
+def refuse_busy_port(host: str, port: int) -> None:
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+        # As werkzeug binds: a port left in TIME_WAIT by a previous run is free.
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as error:
+            raise click.ClickException(
+                f"cannot serve on {host}:{port} ({error.strerror or error}); "
+                f"another program has it: pick a free port with --port, e.g. --port {port + 1}"
+            ) from None
+
+
+@command("prune")
 @click.option("--idempotency-hours", default=24, show_default=True,
               help="Keep idempotency records this long; a retry after that places a new order.")
 @click.option("--batch-size", default=1000, show_default=True, type=click.IntRange(min=1),
@@ -149,12 +174,14 @@ def prune(idempotency_hours: int, batch_size: int) -> None:
             ).rowcount
             alerts += prune_acknowledged(db, now - timedelta(days=alert_days), batch_size)
             audits += prune_audit(db, now - timedelta(days=audit_days), batch_size)
-    click.echo(f"Pruned {tokens} ended session(s) past expiry and {records} idempotency record(s) "
-               f"in {len(tenants)} organisation(s).")
-    click.echo(f"Retention: pruned {alerts} acknowledged alert(s) and {audits} audit record(s).")
+    click.echo(f"Pruned {plural(tokens, 'ended session')} past expiry and "
+               f"{plural(records, 'idempotency record')} in "
+               f"{plural(len(tenants), 'organisation')}.")
+    click.echo(f"Retention: pruned {plural(alerts, 'acknowledged alert')} and "
+               f"{plural(audits, 'audit record')}.")
 
 
-@click.command("set-retention")
+@command("set-retention")
 @click.argument("slug")
 @click.option("--alerts-days", type=click.IntRange(min=1),
               help="Keep acknowledged alerts this many days after acknowledgement.")

@@ -15,6 +15,33 @@ HTMX_DEFAULT_INTEGRITY = "sha384-/TgkGk7p307TH7EXJDuUlgG3Ce1UVolAOFopFekQkkXihi5
 DEV_SECRET = "dev-only-secret-change-me-in-production-0123456789"
 
 
+class ConfigurationError(RuntimeError):
+    """A setting is missing or malformed; the message names it and says what to do."""
+
+
+def _seconds(env, name: str, default: str) -> int:
+    raw = env.get(name, default)
+    try:
+        return int(raw)
+    except ValueError:
+        raise ConfigurationError(f"{name} must be a whole number of seconds, not {raw!r}") from None
+
+
+def _database_url(env, name: str, default: str) -> str:
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    url = env.get(name, default)
+    try:
+        make_url(url).get_dialect()
+    except (ArgumentError, ValueError) as error:
+        raise ConfigurationError(
+            f"{name} is not a database URL ({error}); expected "
+            "postgresql://user:password@host:5432/database or sqlite:///path/to/file.sqlite3"
+        ) from None
+    return url
+
+
 def _bool(value: str | None, default: bool) -> bool:
     if value is None:
         return default
@@ -50,16 +77,19 @@ def from_environment(instance_path: str) -> dict:
     secret = env.get("PORTAL_SECRET_KEY")
     if not secret:
         if not development:
-            raise RuntimeError("PORTAL_SECRET_KEY must be set outside development")
+            raise ConfigurationError(
+                f"PORTAL_SECRET_KEY must be set when PORTAL_ENV is {portal_env!r} (anything but "
+                "'development'); set it to a long random string, e.g. the output of "
+                "`python3 -c 'import secrets; print(secrets.token_urlsafe(48))'`")
         secret = DEV_SECRET
-    database_url = env.get(
-        "PORTAL_DATABASE_URL", f"sqlite:///{os.path.join(instance_path, 'portal.sqlite3')}"
+    database_url = _database_url(
+        env, "PORTAL_DATABASE_URL", f"sqlite:///{os.path.join(instance_path, 'portal.sqlite3')}"
     )
     return {
         "PORTAL_ENV": portal_env,
         "SECRET_KEY": secret,
         "DATABASE_URL": database_url,
-        "ADMIN_DATABASE_URL": env.get("PORTAL_ADMIN_DATABASE_URL", database_url),
+        "ADMIN_DATABASE_URL": _database_url(env, "PORTAL_ADMIN_DATABASE_URL", database_url),
         # flask-jwt-extended: a browser carries the token in an HttpOnly cookie, a script in
         # an Authorization header. Cookies get double-submit CSRF protection.
         "JWT_SECRET_KEY": env.get("PORTAL_JWT_SECRET_KEY", secret),
@@ -67,7 +97,7 @@ def from_environment(instance_path: str) -> dict:
         "JWT_DECODE_ALGORITHMS": ["HS256"],
         "JWT_TOKEN_LOCATION": ["headers", "cookies"],
         "JWT_ACCESS_TOKEN_EXPIRES": timedelta(
-            seconds=int(env.get("PORTAL_TOKEN_TTL_SECONDS", "3600"))
+            seconds=_seconds(env, "PORTAL_TOKEN_TTL_SECONDS", "3600")
         ),
         "JWT_COOKIE_SECURE": _bool(env.get("PORTAL_COOKIE_SECURE"), not development),
         # Flask's own session cookie only carries flash messages; same flags as the token's.

@@ -5,19 +5,34 @@
 Prometheus counters must add up across workers, so each worker writes its series to files in
 PROMETHEUS_MULTIPROC_DIR and a scrape sums them (portal.observability). This module points
 that variable at a fresh temporary directory when it is not set, before any worker imports
-prometheus_client; a directory you set yourself must be dedicated to the portal, because it
-is emptied at start so counters do not carry over from an earlier run.
+prometheus_client, and removes that directory when gunicorn exits; a directory you set
+yourself must be dedicated to the portal, because it is emptied at start so counters do not
+carry over from an earlier run (it is left in place at exit).
+
+Settings are checked once in the master before any worker starts: a missing secret or a
+malformed database URL stops gunicorn with one line instead of every worker's traceback.
 """
 
 import os
+import shutil
+import sys
 import tempfile
 from pathlib import Path
 
+_created_multiproc_dir = None
 if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-    os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="portal-prometheus-")
+    _created_multiproc_dir = tempfile.mkdtemp(prefix="portal-prometheus-")
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = _created_multiproc_dir
 
 
 def on_starting(_server) -> None:
+    from portal.config import ConfigurationError, from_environment
+
+    try:
+        from_environment(tempfile.gettempdir())
+    except ConfigurationError as error:
+        _remove_created_dir()
+        sys.exit(f"AlphaPulse Portal cannot start: {error}")
     for stale in Path(os.environ["PROMETHEUS_MULTIPROC_DIR"]).glob("*.db"):
         stale.unlink()
 
@@ -26,3 +41,12 @@ def child_exit(_server, worker) -> None:
     from prometheus_client import multiprocess
 
     multiprocess.mark_process_dead(worker.pid)
+
+
+def on_exit(_server) -> None:
+    _remove_created_dir()
+
+
+def _remove_created_dir() -> None:
+    if _created_multiproc_dir:
+        shutil.rmtree(_created_multiproc_dir, ignore_errors=True)

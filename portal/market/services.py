@@ -86,10 +86,24 @@ def ensure_demo_market(db: Session, last_day: date) -> int:
     return written
 
 
+ISO_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+# A file with hundreds of bad rows is usually one mistake repeated; show enough to see it.
+SHOWN_PROBLEMS = 20
+
+
 class PriceFileError(ValueError):
-    def __init__(self, line: int, message: str):
-        super().__init__(f"line {line}: {message}")
-        self.line = line
+    """Every bad line of a price file, as (line number, what is wrong)."""
+
+    def __init__(self, problems: list[tuple[int, str]]):
+        self.problems = problems
+        super().__init__(self.report())
+
+    def report(self) -> str:
+        lines = [f"line {line}: {message}" for line, message in self.problems[:SHOWN_PROBLEMS]]
+        hidden = len(self.problems) - SHOWN_PROBLEMS
+        if hidden > 0:
+            lines.append(f"and {hidden} more bad {'line' if hidden == 1 else 'lines'}")
+        return "\n".join(lines)
 
 
 @dataclass(frozen=True)
@@ -99,39 +113,59 @@ class ImportResult:
     new_symbols: list[str]
 
 
+def _parse_day(raw: str) -> date:
+    if not ISO_DAY.match(raw):
+        raise ValueError(f"date {raw!r} is not YYYY-MM-DD")
+    try:
+        return date.fromisoformat(raw)
+    except ValueError:
+        raise ValueError(f"no such date {raw}") from None
+
+
+def _parse_row(row: list[str]) -> tuple[date, str, Decimal]:
+    """One data row, or ValueError saying what is wrong with it."""
+    if len(row) != 3:
+        raise ValueError(f"expected 3 fields, found {len(row)}")
+    raw_day, raw_symbol, raw_close = (cell.strip() for cell in row)
+    day = _parse_day(raw_day)
+    symbol = raw_symbol.upper()
+    if not SYMBOL.match(symbol):
+        raise ValueError(f"symbol {raw_symbol!r} is not a ticker")
+    try:
+        close = Decimal(raw_close)
+    except InvalidOperation:
+        raise ValueError(f"close {raw_close!r} is not a number") from None
+    if not close.is_finite() or close <= 0:
+        raise ValueError(f"close {raw_close!r} must be positive")
+    return day, symbol, close
+
+
 def parse_price_rows(stream) -> list[tuple[date, str, Decimal]]:
-    """Every row or nothing: the first bad line raises with its number."""
+    """Every row or nothing: raises PriceFileError listing every bad line."""
     reader = csv.reader(stream)
     header = next(reader, None)
     if header is None or [h.strip().lower() for h in header] != ["date", "symbol", "close"]:
-        raise PriceFileError(1, "the header must be exactly date,symbol,close")
+        raise PriceFileError([(1, "the header must be exactly date,symbol,close")])
     rows = []
+    problems = []
     seen = set()
     for line_number, row in enumerate(reader, start=2):
         if not row or all(not cell.strip() for cell in row):
             continue
-        if len(row) != 3:
-            raise PriceFileError(line_number, f"expected 3 fields, found {len(row)}")
-        raw_day, raw_symbol, raw_close = (cell.strip() for cell in row)
         try:
-            day = date.fromisoformat(raw_day)
-        except ValueError:
-            raise PriceFileError(line_number, f"date {raw_day!r} is not YYYY-MM-DD") from None
-        symbol = raw_symbol.upper()
-        if not SYMBOL.match(symbol):
-            raise PriceFileError(line_number, f"symbol {raw_symbol!r} is not a ticker")
-        try:
-            close = Decimal(raw_close)
-        except InvalidOperation:
-            raise PriceFileError(line_number, f"close {raw_close!r} is not a number") from None
-        if not close.is_finite() or close <= 0:
-            raise PriceFileError(line_number, f"close {raw_close!r} must be positive")
+            day, symbol, close = _parse_row(row)
+        except ValueError as problem:
+            problems.append((line_number, str(problem)))
+            continue
         if (symbol, day) in seen:
-            raise PriceFileError(line_number, f"{symbol} on {day} appears twice")
+            problems.append((line_number, f"{symbol} on {day} appears twice"))
+            continue
         seen.add((symbol, day))
         rows.append((day, symbol, close))
+    if problems:
+        raise PriceFileError(problems)
     if not rows:
-        raise PriceFileError(2, "the file has no price rows")
+        raise PriceFileError([(2, "the file has no price rows")])
     return rows
 
 

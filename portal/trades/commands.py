@@ -18,6 +18,7 @@ from sqlalchemy import select
 
 from portal import tenancy
 from portal.auth.models import Tenant
+from portal.cli import command, plural
 from portal.market.services import prices_imported
 from portal.trades import services
 
@@ -60,27 +61,27 @@ def match_orders_in_every_tenant(symbols: list[str] | None = None) -> MatchRepor
 
 
 def _summary(report: MatchReport) -> str:
-    return (f"Filled {report.total} pending limit order(s) in {len(report.filled)} "
-            f"organisation(s).")
+    return (f"Filled {plural(report.total, 'pending limit order')} in "
+            f"{plural(len(report.filled), 'organisation')}.")
 
 
 def _match_after_price_import(app, result=None, **_kwargs) -> None:
     report = match_orders_in_every_tenant(result.symbols if result is not None else None)
     click.echo(_summary(report))
     if report.failed:
-        click.echo(f"Matching failed for {len(report.failed)} organisation(s); "
+        click.echo(f"Matching failed for {plural(len(report.failed), 'organisation')}; "
                    "run match-orders again.", err=True)
 
 
-@click.command("match-orders")
+@command("match-orders")
 @with_appcontext
 def match_orders() -> None:
     """Fill every pending limit order that the latest close crosses."""
     report = match_orders_in_every_tenant()
     click.echo(_summary(report))
     if report.failed:
-        click.echo(f"Matching failed for {len(report.failed)} organisation(s); see the log.",
-                   err=True)
+        click.echo(f"Matching failed for {plural(len(report.failed), 'organisation')}; "
+                   "see the log.", err=True)
         sys.exit(1)
 
 

@@ -101,7 +101,7 @@ def test_a_bad_row_is_reported_by_line_and_nothing_is_imported(app, tmp_path):
         result = run(app, "import-prices", str(csv))
         assert result.exit_code == 1
         assert line in result.output and reason in result.output
-        assert "nothing was imported" in result.output
+        assert "has 1 bad line; nothing was imported" in result.output
     csv.write_text("when,what,price\n2026-01-05,X,1\n")
     assert "line 1" in run(app, "import-prices", str(csv)).output
     assert counts(app) == before

@@ -103,7 +103,7 @@ def test_prune_applies_each_tenants_retention_in_batches_and_spares_the_other_te
     assert len(other_before["alerts"]) == 7 and "aged.366" in other_before["audit"]
     # Five expired alerts, two per transaction: three batches, never one big delete.
     assert deletes.count("alerts") >= 3
-    assert "pruned 5 acknowledged alert(s) and 1 audit record(s)" in output
+    assert "pruned 5 acknowledged alerts and 1 audit record." in output
 
 
 def test_open_alerts_trades_and_fills_survive_the_shortest_retention(app, fresh_tenant):
