@@ -204,3 +204,34 @@ def test_the_demo_banner_says_initech_is_suspended(app, database, monkeypatch):
     assert "suspended" in initech
     acme = next(line for line in result.output.splitlines() if "admin@acme.test" in line)
     assert "suspended" not in acme
+
+
+def test_gunicorn_removes_the_prometheus_folder_it_created(database, tmp_path):
+    import time
+    import urllib.request
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    environment = {key: value for key, value in os.environ.items()
+                   if key not in {"PROMETHEUS_MULTIPROC_DIR"} and not key.startswith("PORTAL_")}
+    environment.update(TMPDIR=str(tmp_path), PORTAL_DATABASE_URL=database["DATABASE_URL"],
+                       PORTAL_ADMIN_DATABASE_URL=database["ADMIN_DATABASE_URL"])
+    server = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "-c", "python:portal.gunicorn_conf", "--workers", "1",
+         "--no-control-socket", "--bind", f"127.0.0.1:{port}", "wsgi:app"],
+        cwd=ROOT, env=environment, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=5):
+                    break
+            except OSError:
+                assert server.poll() is None and time.monotonic() < deadline
+                time.sleep(0.2)
+        assert len(list(tmp_path.glob("portal-prometheus-*"))) == 1
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    assert list(tmp_path.glob("portal-prometheus-*")) == []
