@@ -2,10 +2,13 @@
 
 The cluster is reached as a superuser (`PORTAL_TEST_PG_URL`, default the local `postgres` at
 127.0.0.1:5432). Each run gets a database with a unique name, owned by a non-superuser owner
-role (so FORCE ROW LEVEL SECURITY binds the seeder as it binds production's owner), dropped
-when the process exits. Roles are cluster-wide: the owner and app roles have fixed names and
-are created only when missing; the app role's grants are made per database by init-db's own
-code (`portal.pgsetup.grant_app_role`, from tests/conftest.py).
+role (so FORCE ROW LEVEL SECURITY binds the seeder as it binds production's owner). Roles are
+cluster-wide, so each run's owner and app roles carry the run's unique suffix too: runs on one
+cluster never share or alter each other's roles. At exit the run drops its databases, then its
+roles; only a killed run (SIGKILL, a crash) leaves `portal_test_*` behind, and
+`DROP DATABASE … WITH (FORCE)` / `DROP ROLE` by hand removes them. The app role's grants are
+made per database by init-db's own code (`portal.pgsetup.grant_app_role`, from
+tests/conftest.py).
 """
 
 import atexit
@@ -19,8 +22,9 @@ from sqlalchemy.engine import make_url
 SUPERUSER_URL = os.environ.get(
     "PORTAL_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
 )
-OWNER_ROLE = ("portal_test_owner", "portal-test-owner-password")
-APP_ROLE = ("portal_test_app", "portal-test-app-password")
+RUN = f"{os.getpid()}_{uuid.uuid4().hex[:8]}"
+OWNER_ROLE = (f"portal_test_owner_{RUN}", "portal-test-owner-password")
+APP_ROLE = (f"portal_test_app_{RUN}", "portal-test-app-password")
 
 OWNER_OPTIONS = "LOGIN NOSUPERUSER NOBYPASSRLS CREATEROLE"
 APP_OPTIONS = "LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOBYPASSRLS NOINHERIT"
@@ -28,6 +32,22 @@ APP_OPTIONS = "LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOBYPASSRLS NOINHERIT"
 
 def superuser_connection() -> psycopg.Connection:
     return psycopg.connect(SUPERUSER_URL, autocommit=True)
+
+
+_created_databases: list[str] = []
+_created_roles: list[str] = []
+
+
+def _drop_what_this_run_created() -> None:
+    """Databases first: a role that still owns one cannot be dropped."""
+    for name in reversed(_created_databases):
+        drop_database(name)
+    with superuser_connection() as connection:
+        for role in reversed(_created_roles):
+            connection.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(role)))
+
+
+atexit.register(_drop_what_this_run_created)
 
 
 def ensure_role(connection: psycopg.Connection, name: str, password: str, options: str) -> None:
@@ -38,6 +58,8 @@ def ensure_role(connection: psycopg.Connection, name: str, password: str, option
             sql.Identifier(name), sql.Literal(password)
         )
     )
+    if not exists:
+        _created_roles.append(name)
 
 
 def url_for(database: str, role: tuple[str, str]) -> str:
@@ -59,7 +81,7 @@ def create_database(owner: tuple[str, str] = OWNER_ROLE) -> str:
         connection.execute(sql.SQL("CREATE DATABASE {} OWNER {}").format(
             sql.Identifier(name), sql.Identifier(owner[0])
         ))
-    atexit.register(drop_database, name)
+    _created_databases.append(name)
     return name
 
 

@@ -178,7 +178,7 @@ def test_a_limit_buy_fills_after_import_prices_brings_a_crossing_close(app, desk
     assert trade_status(app, desk.tenant.id, trade["id"]) == "pending"
 
     result = import_closes(app, tmp_path, [(2, desk.symbol, "88.25")])
-    assert "Filled 1 pending limit order(s)" in result.output
+    assert "Filled 1 pending limit order in 1 organisation." in result.output
     filled = desk.trader.get(f"/api/trades/{trade['id']}").json
     assert (filled["status"], filled["fill_price"]) == ("filled", "88.25")
     assert filled["notional"] == "353"
