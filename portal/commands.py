@@ -27,11 +27,22 @@ def register(app: Flask) -> None:
 @with_appcontext
 def init_db() -> None:
     """Bring the schema to the newest migration (as the owner connection)."""
+    from psycopg.errors import InsufficientPrivilege
+
     from portal import pgsetup
 
     engine = tenancy.get_engine(admin=True)
     if engine.dialect.name == "postgresql":
-        pgsetup.ensure_app_role(engine, current_app.config["DATABASE_URL"])
+        try:
+            pgsetup.ensure_app_role(engine, current_app.config["DATABASE_URL"])
+        except InsufficientPrivilege as error:
+            owner = engine.url.username
+            app_role = pgsetup.app_role_name(current_app.config["DATABASE_URL"])
+            raise click.ClickException(
+                f"the owner role {owner} may not create the app role {app_role} "
+                f"({str(error).strip()}): run ALTER ROLE {owner} CREATEROLE as a "
+                f"superuser, or create {app_role} yourself (README, \"Running on PostgreSQL\")"
+            ) from None
         for warning in pgsetup.rls_bypass_warnings(engine, current_app.config["DATABASE_URL"]):
             click.echo(f"WARNING: {warning}", err=True)
             if current_app.config["PORTAL_ENV"] != "development":

@@ -176,3 +176,22 @@ def test_downgrading_0002_removes_the_wall_and_upgrading_puts_it_back(scratch):
     with app.app_context():
         migrate.upgrade(tenancy.get_engine(admin=True))
     assert set(walled_tables().values()) == {True}
+
+
+def test_an_owner_without_createrole_gets_one_line_that_says_what_to_do(scratch):
+    make_app, role, superuser = scratch
+    app = make_app()
+    owner = pg.OWNER_ROLE[0]
+    with pg.superuser_connection() as connection:
+        connection.execute(f'ALTER ROLE "{owner}" NOCREATEROLE')
+    try:
+        result = init_db(app)
+    finally:
+        with pg.superuser_connection() as connection:
+            connection.execute(f'ALTER ROLE "{owner}" CREATEROLE')
+    assert result.exit_code == 1
+    assert len(result.output.strip().splitlines()) == 1, result.output
+    assert f"ALTER ROLE {owner} CREATEROLE" in result.output
+    assert role in result.output
+    with superuser.connect() as connection:
+        assert connection.scalar(text("SELECT to_regclass('alerts')")) is None
