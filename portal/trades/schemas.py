@@ -72,9 +72,10 @@ class OrderRequest(BaseModel):
     def _limit_price_matches_type(cls, value: Decimal | None, info: ValidationInfo):
         order_type = info.data.get("order_type")
         if order_type == "limit" and value is None:
-            raise ValueError("a limit order needs a limit_price")
+            raise ValueError("a limit order needs a limit price")
         if order_type == "market" and value is not None:
-            raise ValueError("a market order takes no limit_price")
+            raise ValueError(
+                "a market order takes no limit price: clear it or choose a limit order")
         return value
 
 

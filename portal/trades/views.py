@@ -8,6 +8,7 @@ from flask import Blueprint, flash, redirect, request, url_for
 from pydantic import ValidationError
 
 from portal.auth.permissions import require_permission
+from portal.formats import money, price, quantity
 from portal.idempotency import validate_key
 from portal.openapi import documented, page_of
 from portal.pagination import parse_limit
@@ -17,7 +18,6 @@ from portal.trades.schemas import (
     TradeDetailOut,
     TradeFilters,
     TradeOut,
-    decimal_string,
     order_from_form,
     page_json,
     trade_detail_json,
@@ -34,11 +34,6 @@ ORDER_FORM_DEFAULTS = {"symbol": "", "side": "buy", "quantity": "", "order_type"
 def _list_args():
     return (TradeFilters.from_args(request.args), parse_limit(request.args.get("limit")),
             request.args.get("cursor") or None)
-
-
-@bp.app_template_filter("decimal_string")
-def _decimal_string_filter(value) -> str:
-    return "" if value is None else decimal_string(value)
 
 
 # JSON API
@@ -156,10 +151,12 @@ def place():
 
 
 def _placed_notice(trade: dict) -> str:
-    what = f"{trade['side'].capitalize()} {trade['quantity']} {trade['symbol']}"
+    """Numbers written as the tables write them (portal.formats)."""
+    what = f"{trade['side'].capitalize()} {quantity(trade['quantity'])} {trade['symbol']}"
     if trade["status"] == "filled":
-        return f"{what}: filled at {trade['fill_price']}, fee {trade['fee']}."
-    return f"{what}: limit order at {trade['limit_price']} is pending."
+        return (f"{what}: filled at {price(trade['fill_price'])}, "
+                f"notional {money(trade['notional'])}, fee {money(trade['fee'])}.")
+    return f"{what}: limit order at {price(trade['limit_price'])} is pending."
 
 
 @bp.get("/<trade_id>")
@@ -181,8 +178,7 @@ def cancel_page(trade_id):
             return render_page("trades/detail.html", "trade", status=409,
                                trade=queries.get_trade(trade_id), error=exc.message)
         return _index(409, error=exc.message)
-    quantity = decimal_string(trade.quantity)
-    notice = f"Cancelled the {trade.side} order for {quantity} {trade.symbol}."
+    notice = f"Cancelled the {trade.side} order for {quantity(trade.quantity)} {trade.symbol}."
     if wants_fragment():
         if from_detail:
             return render_page("trades/detail.html", "trade", trade=trade, notice=notice)

@@ -603,7 +603,8 @@ def test_placing_an_order_without_javascript_redirects_with_a_notice(app, desk):
     assert response.status_code == 303
     assert response.headers["Location"].endswith("/trades")
     page = browser.get("/trades").get_data(as_text=True)
-    assert f"Buy 3 {desk.symbol}: filled at 100, fee 0.3." in page
+    # Written as the tables write numbers: prices and amounts to the cent.
+    assert f"Buy 3 {desk.symbol}: filled at 100.00, notional 300.00, fee 0.30." in page
     assert trade_count(app, desk.tenant.id) == 1
 
 
@@ -614,7 +615,7 @@ def test_placing_an_order_with_htmx_answers_the_refreshed_block(app, desk):
     assert response.status_code == 200
     fragment = response.get_data(as_text=True)
     assert fragment.lstrip().startswith('<div id="trades"')
-    assert f"Buy 3 {desk.symbol}: limit order at 50 is pending." in fragment
+    assert f"Buy 3 {desk.symbol}: limit order at 50.00 is pending." in fragment
     assert 'data-testid="pending-row"' in fragment
 
 
@@ -629,6 +630,30 @@ def test_a_bad_form_re_renders_with_inline_errors_and_the_entered_values(app, de
     assert 'data-testid="error-quantity"' in body
     assert 'value="-2"' in body
     assert trade_count(app, desk.tenant.id) == 0
+
+
+@pytest.mark.parametrize(("fields", "expected"), [
+    ({"quantity": "-2"}, {"quantity": "Enter a number above 0."}),
+    ({"quantity": "lots"}, {"quantity": "Enter a number, such as 12.5."}),
+    ({"quantity": "1e13"}, {"quantity": "Enter 1,000,000,000,000 or less."}),
+    ({"order_type": "limit", "limit_price": ""},
+     {"limit_price": "A limit order needs a limit price."}),
+    ({"limit_price": "5"},
+     {"limit_price": "A market order takes no limit price: clear it or choose a limit order."}),
+    ({"side": "hold"}, {"side": "Choose buy or sell."}),
+])
+def test_field_errors_are_written_for_people(app, desk, fields, expected):
+    from bs4 import BeautifulSoup
+
+    response = desk.browser().post("/trades", data=order(desk.symbol, **{
+        "limit_price": "", **fields}), htmx=True)
+    assert response.status_code == 422
+    soup = BeautifulSoup(response.get_data(as_text=True), "html.parser")
+    shown = {tag["data-testid"].removeprefix("error-"): tag.get_text(strip=True)
+             for tag in soup.select('[data-testid^="error-"]')}
+    assert shown == expected
+    for message in shown.values():
+        assert "_" not in message and "Input should" not in message
 
 
 def test_the_form_shows_business_rule_errors_inline(app, desk):
