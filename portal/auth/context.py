@@ -191,9 +191,24 @@ def _send_refreshed_token(response):
     return response
 
 
+def _bind_if_signed_in() -> None:
+    """For a URL with no route: a signed-in browser's error page keeps its navigation. The
+    page is an error either way, so a missing or refused token only means a plain one."""
+    if is_api_request() or current_app.config["JWT_ACCESS_COOKIE_NAME"] not in request.cookies:
+        return
+    try:
+        bind_request()
+    except ApiError:
+        for name in ("user", "tenant", "tenant_id", "role", "permissions", "refreshed_token"):
+            g.pop(name, None)
+
+
 def init_app(app) -> None:
     @app.before_request
     def _load_tenant_context() -> None:
+        if request.endpoint is None:
+            _bind_if_signed_in()
+            return
         if _is_public_endpoint():
             return
         if request.method == "OPTIONS":

@@ -6,7 +6,7 @@ from playwright.sync_api import expect
 def test_ops_user_signs_in_switches_tenant_and_logs_out(page, live_server, login):
     login("ops@example.test", "acme")
     expect(page.get_by_test_id("current-tenant")).to_have_text("Acme Capital")
-    expect(page.locator("h1")).to_have_text("Acme Capital")
+    expect(page.locator("h1")).to_have_text("Dashboard")
 
     page.select_option("#tenant-switch", "globex")
     page.click(".switcher button")

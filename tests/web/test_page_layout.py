@@ -1,0 +1,72 @@
+"""Page details a newcomer noticed: the navigation on error pages, the organisation named once,
+card grids without a lone card on a row. Parsed as HTML (BeautifulSoup), not matched as text."""
+
+import math
+import re
+
+import pytest
+from bs4 import BeautifulSoup
+
+
+def soup_of(response) -> BeautifulSoup:
+    return BeautifulSoup(response.get_data(as_text=True), "html.parser")
+
+
+@pytest.mark.parametrize("path", ["/no-such-page", "/alerts/not-a-route/at-all"])
+def test_a_signed_in_404_keeps_the_navigation_of_the_users_own_organisation(
+        browser_as, tenant_a, tenant_b, path):
+    for tenant, other in ((tenant_a, tenant_b), (tenant_b, tenant_a), (tenant_a, tenant_b)):
+        response = browser_as(f"admin@{tenant.slug}.test").get(path)
+        assert response.status_code == 404
+        soup = soup_of(response)
+        assert soup.select_one("nav.mainnav a[href='/alerts']") is not None
+        assert soup.select_one('[data-testid="current-tenant"]').get_text() == tenant.name
+        assert other.name not in soup.get_text()
+        assert soup.h1.get_text() == "Not found"
+
+
+def test_a_stranger_or_a_broken_cookie_gets_the_plain_404(app, client):
+    assert soup_of(client.get("/no-such-page")).select_one("nav.mainnav") is None
+    client.set_cookie(app.config["JWT_ACCESS_COOKIE_NAME"], "not-a-token")
+    response = client.get("/no-such-page")
+    assert response.status_code == 404
+    assert soup_of(response).select_one("nav.mainnav") is None
+
+
+def test_an_unknown_api_path_stays_a_json_404(api_as):
+    response = api_as("admin@acme.test").get("/api/no-such-thing")
+    assert response.status_code == 404
+    assert response.json["error"]["code"]
+
+
+def test_the_dashboard_names_the_organisation_once(browser_as, fresh_tenant):
+    tenant = fresh_tenant()
+    soup = soup_of(browser_as(tenant.emails["trader"]).get("/"))
+    text = soup.get_text(" ")
+    assert text.count(tenant.name) == 1
+    assert soup.select_one('[data-testid="current-tenant"]').get_text() == tenant.name
+
+
+def columns(grid) -> int:
+    return int(re.search(r"--cols:\s*(\d+)", grid["style"]).group(1))
+
+
+def assert_rows_full_or_balanced(grid, where: str) -> None:
+    cards = len(grid.find_all(class_="card", recursive=False))
+    cols = columns(grid)
+    rows = math.ceil(cards / cols)
+    last_row = cards - (rows - 1) * cols
+    # Full rows, or a last row at most one card short: never a card alone under a full row.
+    assert rows == 1 or last_row >= cols - 1, (where, cards, cols)
+    assert cols <= cards, (where, cards, cols)
+
+
+@pytest.mark.parametrize(("email", "path"), [
+    ("admin@acme.test", "/"), ("viewer@acme.test", "/"),
+    ("trader@acme.test", "/metrics?lookback_days=60"), ("viewer@acme.test", "/metrics"),
+])
+def test_card_grids_have_full_or_balanced_rows(browser_as, email, path):
+    grids = soup_of(browser_as(email).get(path)).select('[data-testid="cards"]')
+    assert grids
+    for grid in grids:
+        assert_rows_full_or_balanced(grid, path)
