@@ -308,10 +308,6 @@ class Overview:
         return trading(self.window, history=self.executions)
 
     @cached_property
-    def system(self) -> SystemFigures:
-        return system()
-
-    @cached_property
     def risk_outcome(self) -> tuple[Risk | None, str | None]:
         try:
             return risk(self.lookback_days, self.ledger), None

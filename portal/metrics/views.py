@@ -38,13 +38,6 @@ def risk_page():
     return _page("risk")
 
 
-@bp.get("/system")
-@require_permission("view_metrics")
-@require_permission("view_system")
-def system_page():
-    return _page("system")
-
-
 @api.get("/portfolio")
 @documented(summary="Positions and totals from the filled trades",
             responses={200: schemas.PortfolioOut})

@@ -63,3 +63,11 @@ def dashboard() -> dict:
 
         view["portfolio"] = metrics.portfolio().totals
     return view
+
+
+def host_figures():
+    """Host and worker-process figures for operators (view_system), shown on /status rather
+    than beside a trader's metrics."""
+    from portal.metrics.queries import system
+
+    return system()

@@ -1,7 +1,7 @@
 from flask import Blueprint, current_app
 
 from portal import __version__
-from portal.auth.permissions import public
+from portal.auth.permissions import public, require_permission
 from portal.openapi import documented
 from portal.system import queries
 from portal.system.schemas import StatusOut
@@ -18,9 +18,20 @@ def dashboard():
 
 @bp.get("/status")
 def status_page():
-    # A callable: only users who may see system figures (view_system) pay for reading them.
-    return render_page("system/status.html", "content", summary=queries.status(),
-                       request_figures=queries.request_figures)
+    return _status("content")
+
+
+@bp.get("/status/host")
+@require_permission("view_system")
+def host_page():
+    return _status("host")
+
+
+def _status(block: str):
+    # Callables: only users who may see system figures (view_system) pay for reading them.
+    return render_page("system/status.html", block, summary=queries.status(),
+                       request_figures=queries.request_figures,
+                       host_figures=queries.host_figures)
 
 
 @bp.get("/health")

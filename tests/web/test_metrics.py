@@ -345,7 +345,7 @@ def test_pages_fragments_and_json_alternate_between_tenants(api_as, browser_as, 
             browser.get("/metrics?window=7d", htmx=True),
             browser.get("/metrics/portfolio", htmx=True),
             browser.get("/metrics/risk?lookback_days=30", htmx=True),
-            browser.get("/metrics/system", htmx=True),
+            browser.get("/status/host", htmx=True),
             api.get("/api/metrics/portfolio"),
             api.get("/api/metrics/trading?window=all"),
             api.get("/api/metrics/risk?lookback_days=30"),
@@ -377,8 +377,8 @@ def test_the_page_shows_cards_positions_charts_and_pickers(browser_as, book, ris
     assert '<select id="window" name="window" form="metrics-pickers"' in html
     assert 'hx-get="/metrics"' in html and 'hx-push-url="true"' in html
     assert 'class="htmx-indicator' in html
-    # A viewer sees no system figures.
-    assert 'id="system"' not in html
+    # Host figures are on /status, not on a trader's metrics.
+    assert 'id="system"' not in html and "pid" not in html
     # The book's holdings have only two closes: risk explains itself instead of failing.
     assert 'data-testid="risk-unavailable"' in html
 
@@ -410,8 +410,7 @@ def test_the_window_picker_works_as_a_plain_get_and_as_a_fragment(browser_as, bo
 
 def test_each_block_has_its_fragment(browser_as, risk_book):
     browser = browser_as(risk_book.tenant.emails["trader"], risk_book.tenant.slug)
-    for path, block in (("/metrics/portfolio", "portfolio"), ("/metrics/risk", "risk"),
-                        ("/metrics/system", "system")):
+    for path, block in (("/metrics/portfolio", "portfolio"), ("/metrics/risk", "risk")):
         html = browser.get(path, htmx=True).get_data(as_text=True)
         assert html.strip().startswith(f'<section id="{block}"'), path
         assert "<html" not in html
@@ -432,7 +431,7 @@ def test_a_bad_window_on_the_page_is_a_400_page(browser_as, book):
 
 API = ["/api/metrics/portfolio", "/api/metrics/trading", "/api/metrics/risk",
        "/api/metrics/system"]
-PAGES = ["/metrics", "/metrics/portfolio", "/metrics/risk", "/metrics/system"]
+PAGES = ["/metrics", "/metrics/portfolio", "/metrics/risk"]
 ALLOWED = {
     "viewer": {"/api/metrics/portfolio", "/api/metrics/trading", "/api/metrics/risk",
                "/metrics", "/metrics/portfolio", "/metrics/risk"},
@@ -453,7 +452,7 @@ def test_permission_matrix(api_as, browser_as, risk_book, role):
             status = browser.get(path, htmx=htmx).status_code
             assert status == (200 if path in ALLOWED[role] else 403), (role, path, htmx)
     page = browser.get("/metrics").get_data(as_text=True)
-    assert ('id="system"' in page) == (role != "viewer")
+    assert 'id="system"' not in page and "CPU" not in page  # host figures are on /status
 
 
 def test_metrics_need_a_token(client):

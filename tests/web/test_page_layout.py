@@ -70,3 +70,30 @@ def test_card_grids_have_full_or_balanced_rows(browser_as, email, path):
     assert grids
     for grid in grids:
         assert_rows_full_or_balanced(grid, path)
+
+
+def test_host_figures_are_on_status_for_those_who_may_see_system_and_not_on_metrics(
+        browser_as, tenant_a, tenant_b):
+    import os
+
+    for tenant in (tenant_a, tenant_b, tenant_a):
+        trader = browser_as(f"trader@{tenant.slug}.test")
+        status = soup_of(trader.get("/status"))
+        host = status.select_one('[data-testid="host"]')
+        assert host is not None
+        assert host.select_one('[data-testid="host-pid"]').get_text() == str(os.getpid())
+        assert host.select_one('[data-testid="host-cpu"]').get_text().endswith("%")
+        assert host.select_one('[data-testid="host-memory"]').get_text().endswith("%")
+        assert_rows_full_or_balanced(host.select_one('[data-testid="cards"]'), "/status")
+        fragment = trader.get("/status/host", htmx=True)
+        assert fragment.status_code == 200
+        assert fragment.get_data(as_text=True).lstrip().startswith('<section id="host"')
+        assert str(tenant_b.id if tenant is tenant_a else tenant_a.id) not in fragment.text
+        metrics = soup_of(trader.get("/metrics")).get_text(" ")
+        assert "CPU" not in metrics and "pid" not in metrics and "Process RSS" not in metrics
+
+
+def test_a_viewer_sees_no_host_figures(browser_as):
+    viewer = browser_as("viewer@acme.test")
+    assert soup_of(viewer.get("/status")).select_one('[data-testid="host"]') is None
+    assert viewer.get("/status/host", htmx=True).status_code == 403
