@@ -370,6 +370,26 @@ def test_page_shows_heatmap_legend_analysis_and_the_htmx_form(browser_as, closes
     assert '<option value="126" selected>' in html
 
 
+def test_the_page_lists_real_clusters_and_says_when_there_are_none(browser_as, closes):
+    from bs4 import BeautifulSoup
+
+    browser = browser_as("viewer@acme.test")
+
+    def clusters(query: str):
+        soup = BeautifulSoup(browser.get(f"/correlation?{query}").text, "html.parser")
+        return soup.select_one('[data-testid="clusters"]')
+
+    grouped = clusters("symbols=CORA,CORB,CORC&threshold=0.5")
+    assert [li.get_text() for li in grouped.select("li")] == ["CORA, CORB"]
+    assert "on their own: CORC" in grouped.get_text()
+    assert grouped.select_one('[data-testid="no-clusters"]') is None
+
+    none = clusters("symbols=CORA,CORB,CORC&threshold=1")
+    assert none.select("li") == []
+    message = none.select_one('[data-testid="no-clusters"]').get_text()
+    assert message == "no clusters at \u03c1 \u2265 1.0"  # rho, greater-or-equal
+
+
 def test_htmx_request_gets_only_the_results_block(browser_as, closes):
     response = browser_as("viewer@acme.test").get(
         "/correlation?symbols=CORA,CORB&lookback_days=60", htmx=True)
