@@ -10,7 +10,7 @@ from decimal import Decimal
 from sqlalchemy import func, select
 
 from portal import tenancy
-from portal.alerts.models import SEVERITIES, Alert
+from portal.alerts.models import Alert
 from portal.audit.models import AuditRecord
 from portal.auth.models import Membership, Tenant, User
 from portal.auth.passwords import hash_password
@@ -44,14 +44,26 @@ BOOKS = {
                "trades": 180, "sources": ["surveillance", "oms", "pricing", "ops-desk"]},
 }
 
-ALERT_TITLES = [
-    "{symbol} moved {pct}% intraday",
-    "Position limit at {pct}% for {symbol}",
-    "Stale price feed for {symbol}",
-    "Order rejected by venue for {symbol}",
-    "VaR usage {pct}% of limit",
-    "Unusual volume in {symbol}",
-    "Settlement break on {symbol}",
+def _by_level(*steps: tuple[int, str]):
+    """Severity from a figure: the first step whose bound the figure is below."""
+    def severity(figure: int) -> str:
+        return next((level for bound, level in steps if figure < bound), "critical")
+    return severity
+
+
+_LIMIT_USAGE = _by_level((80, "info"), (95, "warning"), (100, "error"))
+
+# Each kind of alert: its title, the range its figure is drawn from (or None), its severity
+# (fixed, or from the figure, so a 12% intraday move is never "info"), and how often it comes.
+ALERT_KINDS = [
+    ("{symbol} moved {pct}% intraday", (2, 14),
+     _by_level((4, "info"), (7, "warning"), (10, "error")), 30),
+    ("Position limit at {pct}% for {symbol}", (60, 108), _LIMIT_USAGE, 20),
+    ("VaR usage {pct}% of limit", (55, 106), _LIMIT_USAGE, 10),
+    ("Unusual volume in {symbol}", None, "info", 15),
+    ("Stale price feed for {symbol}", None, "warning", 10),
+    ("Order rejected by venue for {symbol}", None, "error", 10),
+    ("Settlement break on {symbol}", None, "critical", 5),
 ]
 
 
@@ -112,9 +124,12 @@ def _seed_alerts(db, slug, book, staff, now) -> int:
     for _ in range(book["alerts"]):
         created_at = now - timedelta(minutes=rng.randint(5, 90 * 24 * 60))
         symbol = rng.choice(book["symbols"])
-        severity = rng.choices(SEVERITIES, weights=[50, 30, 15, 5])[0]
+        title, figures, severity_of, _weight = rng.choices(
+            ALERT_KINDS, weights=[kind[3] for kind in ALERT_KINDS])[0]
+        figure = rng.randint(*figures) if figures else 0
+        severity = severity_of(figure) if callable(severity_of) else severity_of
         alert = Alert(
-            title=rng.choice(ALERT_TITLES).format(symbol=symbol, pct=rng.randint(2, 98)),
+            title=title.format(symbol=symbol, pct=figure),
             message=f"Raised by {slug} monitoring for {symbol}.",
             severity=severity,
             source=rng.choice(book["sources"]),

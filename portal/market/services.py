@@ -19,20 +19,22 @@ prices_imported = signals.signal("prices-imported")
 
 SYMBOL = re.compile(r"^[A-Z][A-Z0-9.\-]{0,15}$")
 
-# Sector, starting price, market beta, sector loading, idiosyncratic daily volatility.
+# Name, sector, latest close (a level the stock has actually traded near), market beta, sector
+# loading, idiosyncratic daily volatility. Paths are scaled to end at the latest close, so the
+# demo's prices look like the real instruments' whatever the random walk did on the way.
 DEMO_INSTRUMENTS = {
-    "AAPL": ("Apple Inc.", "Technology", 180.0, 1.15, 1.0, 0.011),
-    "MSFT": ("Microsoft Corp.", "Technology", 370.0, 1.05, 0.9, 0.010),
-    "NVDA": ("NVIDIA Corp.", "Technology", 450.0, 1.60, 1.2, 0.020),
-    "JPM": ("JPMorgan Chase & Co.", "Financials", 150.0, 1.10, 1.0, 0.010),
-    "GS": ("Goldman Sachs Group", "Financials", 340.0, 1.25, 1.1, 0.012),
-    "BAC": ("Bank of America", "Financials", 32.0, 1.20, 1.0, 0.012),
-    "XOM": ("Exxon Mobil Corp.", "Energy", 105.0, 0.80, 1.3, 0.011),
-    "CVX": ("Chevron Corp.", "Energy", 155.0, 0.85, 1.2, 0.011),
-    "JNJ": ("Johnson & Johnson", "Health Care", 160.0, 0.55, 0.8, 0.008),
-    "PFE": ("Pfizer Inc.", "Health Care", 35.0, 0.60, 0.9, 0.012),
-    "KO": ("Coca-Cola Co.", "Consumer Staples", 60.0, 0.50, 0.7, 0.007),
-    "PG": ("Procter & Gamble", "Consumer Staples", 150.0, 0.45, 0.7, 0.007),
+    "AAPL": ("Apple Inc.", "Technology", 228.0, 1.15, 1.0, 0.011),
+    "MSFT": ("Microsoft Corp.", "Technology", 415.0, 1.05, 0.9, 0.010),
+    "NVDA": ("NVIDIA Corp.", "Technology", 135.0, 1.60, 1.2, 0.020),
+    "JPM": ("JPMorgan Chase & Co.", "Financials", 238.0, 1.10, 1.0, 0.010),
+    "GS": ("Goldman Sachs Group", "Financials", 575.0, 1.25, 1.1, 0.012),
+    "BAC": ("Bank of America", "Financials", 44.0, 1.20, 1.0, 0.012),
+    "XOM": ("Exxon Mobil Corp.", "Energy", 118.0, 0.80, 1.3, 0.011),
+    "CVX": ("Chevron Corp.", "Energy", 158.0, 0.85, 1.2, 0.011),
+    "JNJ": ("Johnson & Johnson", "Health Care", 154.0, 0.55, 0.8, 0.008),
+    "PFE": ("Pfizer Inc.", "Health Care", 26.0, 0.60, 0.9, 0.012),
+    "KO": ("Coca-Cola Co.", "Consumer Staples", 64.0, 0.50, 0.7, 0.007),
+    "PG": ("Procter & Gamble", "Consumer Staples", 168.0, 0.45, 0.7, 0.007),
 }
 DEMO_TRADING_DAYS = 756  # three years of weekdays
 
@@ -57,13 +59,14 @@ def demo_closes(last_day: date, seed: int = 20240101) -> dict[str, list[tuple[da
     rng = np.random.default_rng(seed)
     days = trading_days(DEMO_TRADING_DAYS, last_day)
     n = len(days)
-    market = rng.normal(0.0004, 0.009, n)
+    market = rng.normal(0.0003, 0.009, n)
     sectors = sorted({spec[1] for spec in DEMO_INSTRUMENTS.values()})
     sector_factor = {sector: rng.normal(0.0, 0.007, n) for sector in sectors}
     closes = {}
-    for symbol, (_name, sector, start, beta, loading, idio) in DEMO_INSTRUMENTS.items():
+    for symbol, (_name, sector, latest, beta, loading, idio) in DEMO_INSTRUMENTS.items():
         returns = beta * market + loading * sector_factor[sector] + rng.normal(0.0, idio, n)
-        path = start * np.cumprod(1.0 + returns)
+        growth = np.cumprod(1.0 + returns)
+        path = latest * growth / growth[-1]
         closes[symbol] = [
             (day, Decimal(f"{value:.2f}")) for day, value in zip(days, path, strict=True)
         ]
