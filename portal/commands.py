@@ -20,6 +20,7 @@ def register(app: Flask) -> None:
     app.cli.add_command(demo)
     app.cli.add_command(prune)
     app.cli.add_command(set_retention)
+    app.cli.add_command(vendor_htmx)
     register_trade_commands(app)
 
 
@@ -216,3 +217,24 @@ def set_retention(slug: str, alerts_days: int | None, audit_days: int | None) ->
             tenant.audit_retention_days = audit_days
         click.echo(f"{tenant.slug}: acknowledged alerts {tenant.alert_retention_days} days, "
                    f"audit records {tenant.audit_retention_days} days.")
+
+
+@command("vendor-htmx")
+@with_appcontext
+def vendor_htmx() -> None:
+    """Install the pinned htmx from the npm registry into static/vendor/ for
+    PORTAL_HTMX_SOURCE=local."""
+    from pathlib import Path
+
+    from portal.config import HTMX_LOCAL_FILE, HTMX_VERSION
+    from portal.htmx_vendor import VendorError, install
+
+    target = (Path(current_app.static_folder) / HTMX_LOCAL_FILE).resolve()
+    try:
+        install(current_app.config["NPM_REGISTRY"], HTMX_VERSION,
+                current_app.config["HTMX_INTEGRITY"], target)
+    except VendorError as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(f"Installed htmx {HTMX_VERSION} ({current_app.config['HTMX_INTEGRITY']}) at "
+               f"{target}; set PORTAL_HTMX_SOURCE=local to serve it.")
+

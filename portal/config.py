@@ -11,6 +11,10 @@ HTMX_VERSION = "2.0.8"
 HTMX_DEFAULT_URL = f"https://cdn.jsdelivr.net/npm/htmx.org@{HTMX_VERSION}/dist/htmx.min.js"
 # SRI hash of the file above (the npm package's dist/htmx.min.js, which is what the CDN serves).
 HTMX_DEFAULT_INTEGRITY = "sha384-/TgkGk7p307TH7EXJDuUlgG3Ce1UVolAOFopFekQkkXihi5u/6OCvVKyz1W+idaz"
+# PORTAL_HTMX_SOURCE=local: pages load the copy `flask --app wsgi vendor-htmx` installs here
+# (under static/, gitignored) instead of the CDN's, checked against the same SRI hash.
+HTMX_LOCAL_FILE = "vendor/htmx.min.js"
+NPM_REGISTRY = "https://registry.npmjs.org"
 
 DEV_SECRET = "dev-only-secret-change-me-in-production-0123456789"
 
@@ -40,6 +44,13 @@ def _database_url(env, name: str, default: str) -> str:
             "postgresql://user:password@host:5432/database or sqlite:///path/to/file.sqlite3"
         ) from None
     return url
+
+
+def _htmx_source(env) -> str:
+    source = env.get("PORTAL_HTMX_SOURCE", "cdn").strip().lower()
+    if source not in {"cdn", "local"}:
+        raise ConfigurationError(f"PORTAL_HTMX_SOURCE must be cdn or local, not {source!r}")
+    return source
 
 
 def _bool(value: str | None, default: bool) -> bool:
@@ -125,8 +136,11 @@ def from_environment(instance_path: str) -> dict:
             "PORTAL_LOGIN_LIMIT_PER_CLIENT", "20 per minute; 100 per hour"),
         "LOGIN_LIMIT_PER_EMAIL": env.get(
             "PORTAL_LOGIN_LIMIT_PER_EMAIL", "25 per minute; 100 per hour"),
-        "HTMX_URL": env.get("PORTAL_HTMX_URL", HTMX_DEFAULT_URL),
+        "HTMX_SOURCE": _htmx_source(env),
+        "HTMX_URL": (f"/static/{HTMX_LOCAL_FILE}" if _htmx_source(env) == "local"
+                     else env.get("PORTAL_HTMX_URL", HTMX_DEFAULT_URL)),
         "HTMX_INTEGRITY": env.get("PORTAL_HTMX_INTEGRITY", HTMX_DEFAULT_INTEGRITY),
+        "NPM_REGISTRY": env.get("PORTAL_NPM_REGISTRY", NPM_REGISTRY).rstrip("/"),
         "METRICS_TOKEN": env.get("PORTAL_METRICS_TOKEN") or None,
         # Where each tenant's request figures are shared by every worker: Redis when set (or
         # when the rate limits use Redis), else the Prometheus series (portal.observability).

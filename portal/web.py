@@ -268,7 +268,8 @@ def register_errorhandlers(app: Flask) -> None:
 def _security_headers(response):
     htmx_url = current_app.config["HTMX_URL"]
     integrity = current_app.config["HTMX_INTEGRITY"]
-    script_src = f"'self' {htmx_url}"
+    # A local copy (PORTAL_HTMX_SOURCE=local) is a path on this site: 'self' admits it.
+    script_src = "'self'" if htmx_url.startswith("/") else f"'self' {htmx_url}"
     if integrity:
         script_src += f" '{integrity}'"
     response.headers.setdefault(
