@@ -72,15 +72,17 @@ def context(context, app, htmx_source):
     return context
 
 
+def sign_in(page, base: str, email: str, tenant: str = "") -> None:
+    """Through the real login form, as a demo user, on the server at `base`."""
+    page.goto(f"{base}/login")
+    page.fill("#email", email)
+    page.fill("#password", "demo-password")
+    if tenant:
+        page.fill("#tenant", tenant)
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{base}/")
+
+
 @pytest.fixture
 def login(page, live_server):
-    def sign_in(email: str, tenant: str = "") -> None:
-        page.goto(f"{live_server}/login")
-        page.fill("#email", email)
-        page.fill("#password", "demo-password")
-        if tenant:
-            page.fill("#tenant", tenant)
-        page.click("button[type=submit]")
-        page.wait_for_url(f"{live_server}/")
-
-    return sign_in
+    return lambda email, tenant="": sign_in(page, live_server, email, tenant)

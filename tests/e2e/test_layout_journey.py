@@ -12,6 +12,7 @@ from playwright.sync_api import expect
 from werkzeug.serving import make_server
 
 from tests.conftest import build_app
+from tests.e2e.conftest import sign_in
 
 ROWS_OF_CARDS = """grid => {
   const rows = {};
@@ -92,11 +93,7 @@ def test_a_browser_without_internet_gets_htmx_from_the_local_copy(browser, local
 
     context.route("**/*", only_loopback)
     page = context.new_page()
-    page.goto(f"{local_htmx_server}/login")
-    page.fill("#email", "trader@acme.test")
-    page.fill("#password", "demo-password")
-    page.click("button[type=submit]")
-    page.wait_for_url(f"{local_htmx_server}/")
+    sign_in(page, local_htmx_server, "trader@acme.test")
     assert page.evaluate("typeof htmx !== 'undefined' && htmx.version") == "2.0.8"
     # htmx at work: the alert filters swap the list in place and push the URL.
     page.goto(f"{local_htmx_server}/alerts")

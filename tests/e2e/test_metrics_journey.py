@@ -3,6 +3,8 @@ JavaScript?"""
 
 from playwright.sync_api import expect
 
+from tests.e2e.conftest import sign_in
+
 
 def test_switching_the_window_redraws_only_the_trading_block(page, live_server, login):
     login("viewer@acme.test")
@@ -48,11 +50,7 @@ def test_the_window_picker_works_without_javascript(browser, live_server, app, h
     context = browser.new_context(java_script_enabled=False)
     try:
         page = context.new_page()
-        page.goto(f"{live_server}/login")
-        page.fill("#email", "viewer@acme.test")
-        page.fill("#password", "demo-password")
-        page.click("button[type=submit]")
-        page.wait_for_url(f"{live_server}/")
+        sign_in(page, live_server, "viewer@acme.test")
         page.goto(f"{live_server}/metrics")
         page.select_option("#window", "1d")
         page.locator("#trading button[type=submit]").click()
