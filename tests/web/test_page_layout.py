@@ -23,6 +23,8 @@ def test_a_signed_in_404_keeps_the_navigation_of_the_users_own_organisation(
         assert soup.select_one('[data-testid="current-tenant"]').get_text() == tenant.name
         assert other.name not in soup.get_text()
         assert soup.h1.get_text() == "Not found"
+        message = soup.select_one('[data-testid="error-message"]').get_text()
+        assert message == "There is nothing at this address; check it for a typo."
 
 
 def test_a_stranger_or_a_broken_cookie_gets_the_plain_404(app, client):
