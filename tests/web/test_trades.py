@@ -608,6 +608,25 @@ def test_placing_an_order_without_javascript_redirects_with_a_notice(app, desk):
     assert trade_count(app, desk.tenant.id) == 1
 
 
+def test_the_confirmation_writes_numbers_as_the_history_table_does(app, fresh_tenant,
+                                                                   browser_as):
+    from bs4 import BeautifulSoup
+
+    tenant = fresh_tenant()
+    symbol = new_symbol(app, "1201.3")
+    browser = browser_as(tenant.emails["trader"], tenant.slug)
+    response = browser.post("/trades", data=order(symbol, quantity="1200"), htmx=True)
+    soup = BeautifulSoup(response.get_data(as_text=True), "html.parser")
+    notice = soup.select_one('[data-testid="notice"]').get_text()
+    row = soup.select_one('[data-testid="history-row"]').find_all("td")
+    quantity, fill_price, fee, notional = (row[3].get_text(), row[6].get_text(),
+                                           row[7].get_text(), row[8].get_text())
+    assert (quantity, fill_price, notional, fee) == (
+        "1,200", "1,201.30", "1,441,560.00", "1,441.56")
+    assert notice == (f"Buy {quantity} {symbol}: filled at {fill_price}, "
+                      f"notional {notional}, fee {fee}.")
+
+
 def test_placing_an_order_with_htmx_answers_the_refreshed_block(app, desk):
     browser = desk.browser()
     response = browser.post("/trades", data=order(desk.symbol, quantity="3", order_type="limit",
