@@ -2,11 +2,14 @@
 expression of the rules and the Grafana dashboard ask for series and labels the portal really
 exports, in PromQL Prometheus accepts?"""
 
+import re
 import shutil
 import subprocess
 
 import pytest
+import yaml
 
+from portal.observability import ISOLATION_REASONS
 from tests import live, promql
 from tests.conftest import build_app, mint_token
 
@@ -95,3 +98,30 @@ def test_every_expression_is_promql_prometheus_accepts(promtool, tmp_path):
     broken = promql.promtool_check(["sum by (tenant_id (rate(api_requests_total[5m]))"],
                                    tmp_path)
     assert broken.returncode != 0
+
+
+def runbook_anchors() -> set[str]:
+    """GitHub's anchors of the runbook's headings."""
+    text = (live.ROOT / "docs" / "runbook.md").read_text()
+    return {re.sub(r"[^\w\- ]", "", heading.lower()).replace(" ", "-")
+            for heading in re.findall(r"^#+ (.+)$", text, flags=re.MULTILINE)}
+
+
+def test_every_alert_links_a_runbook_section_that_exists():
+    groups = yaml.safe_load(promql.ALERT_RULES.read_text())["groups"]
+    anchors = runbook_anchors()
+    assert "2-isolation-alerts" in anchors
+    for rule in (rule for group in groups for rule in group["rules"]):
+        page, _, anchor = rule["annotations"]["runbook"].partition("#")
+        assert page == "docs/runbook.md", rule["alert"]
+        assert anchor in anchors, (rule["alert"], anchor)
+
+
+def test_the_runbook_explains_every_isolation_reason_and_alert():
+    text = (live.ROOT / "docs" / "runbook.md").read_text()
+    isolation = text[text.index("## 2. Isolation alerts"):text.index("## 3.")]
+    for reason in ISOLATION_REASONS:
+        assert f"`{reason}`" in isolation, reason
+    groups = yaml.safe_load(promql.ALERT_RULES.read_text())["groups"]
+    for rule in (rule for group in groups for rule in group["rules"]):
+        assert f"`{rule['alert']}`" in text, rule["alert"]
