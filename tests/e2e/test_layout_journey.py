@@ -103,3 +103,14 @@ def test_a_browser_without_internet_gets_htmx_from_the_local_copy(browser, local
     assert page.evaluate("window.__stillHere === true")
     assert outside == []
     context.close()
+
+
+def test_the_organisation_banner_lines_up_with_the_page_heading(page, live_server, login):
+    page.set_viewport_size({"width": 1600, "height": 900})
+    login("admin@acme.test")
+    for path in ("/", "/audit"):
+        page.goto(f"{live_server}{path}")
+        text_left = page.get_by_test_id("current-tenant").evaluate(
+            "el => el.getBoundingClientRect().left + parseFloat(getComputedStyle(el).paddingLeft)")
+        heading_left = page.locator("h1").bounding_box()["x"]
+        assert abs(text_left - heading_left) < 2, (path, text_left, heading_left)
