@@ -117,6 +117,17 @@ def decimal_string(value: Decimal) -> str:
         return format(plain_decimal(rounded), "f")
 
 
+def public_columns(model) -> list:
+    """A model's mapped columns except the tenant, for reads that want plain rows.
+
+    Selecting these through the tenant-bound session still goes through its tenant filter
+    (the entity is in the FROM clause); the rows skip the ORM's identity map, and the tenant
+    cannot reach a response because it is never read.
+    """
+    return [getattr(model, column.key) for column in model.__mapper__.column_attrs
+            if column.key != "tenant_id"]
+
+
 def new_id() -> uuid.UUID:
     return uuid.uuid4()
 

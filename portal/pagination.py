@@ -52,7 +52,7 @@ def decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
 
 
 def paginate(stmt: Select, model, limit: int, cursor: str | None) -> Page:
-    """Run `stmt` (a select of `model`) one page at a time, newest first."""
+    """Run `stmt` (a select of `model`, or of its columns) one page at a time, newest first."""
     if cursor:
         created_at, row_id = decode_cursor(cursor)
         # A row-value comparison, so PostgreSQL starts the index range scan at the cursor
@@ -61,7 +61,10 @@ def paginate(stmt: Select, model, limit: int, cursor: str | None) -> Page:
     from portal.tenancy import session
 
     stmt = stmt.order_by(model.created_at.desc(), model.id.desc()).limit(limit + 1)
-    rows = list(session.scalars(stmt))
+    if len(stmt.column_descriptions) == 1:  # a select of the model: ORM objects
+        rows = list(session.scalars(stmt))
+    else:  # a select of columns: plain rows, no identity map
+        rows = session.execute(stmt).all()
     next_cursor = None
     if len(rows) > limit:
         rows = rows[:limit]

@@ -18,6 +18,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+import psycopg
 from flask import current_app, g, has_app_context
 from sqlalchemy import delete, event, select, text
 from sqlalchemy.orm import Session, sessionmaker, with_loader_criteria
@@ -91,13 +92,26 @@ def _stamp_and_check(session, _flush_context, _instances) -> None:
             raise TenantContextError("object belongs to another tenant")
 
 
+def _set_transaction_setting(connection, name: str, value: str) -> None:
+    """`set_config(name, value, true)`, the first statement of the transaction.
+
+    psycopg sends BEGIN on its own before a transaction's first statement; in pipeline mode
+    the BEGIN and this statement travel together, one round trip to the server instead of
+    two. The setting is as transaction-local either way.
+    """
+    driver = connection.connection.driver_connection
+    if isinstance(driver, psycopg.Connection) and psycopg.Pipeline.is_supported():
+        with driver.pipeline():
+            driver.execute("SELECT set_config(%s, %s, true)", (name, value))
+        return
+    connection.execute(text("SELECT set_config(:name, :value, true)"),
+                       {"name": name, "value": value})
+
+
 @event.listens_for(TenantSession, "after_begin")
 def _set_database_tenant(session, _transaction, connection) -> None:
     if connection.dialect.name == "postgresql":
-        connection.execute(
-            text("SELECT set_config('app.tenant_id', :tenant_id, true)"),
-            {"tenant_id": str(session.info["tenant_id"])},
-        )
+        _set_transaction_setting(connection, "app.tenant_id", str(session.info["tenant_id"]))
 
 
 @event.listens_for(UnscopedSession, "after_begin")
@@ -106,18 +120,12 @@ def _set_database_user(session, _transaction, connection) -> None:
     # admits rows of `app.user_id` for reading, nothing else.
     user_id = session.info.get("user_id")
     if user_id is not None and connection.dialect.name == "postgresql":
-        connection.execute(
-            text("SELECT set_config('app.user_id', :user_id, true)"),
-            {"user_id": str(user_id)},
-        )
+        _set_transaction_setting(connection, "app.user_id", str(user_id))
     # The API-key gate finds a key by its hash before it knows the tenant; the api_keys
     # lookup policy admits the one row with that hash, for reading.
     key_hash = session.info.get("api_key_hash")
     if key_hash is not None and connection.dialect.name == "postgresql":
-        connection.execute(
-            text("SELECT set_config('app.api_key_hash', :key_hash, true)"),
-            {"key_hash": key_hash},
-        )
+        _set_transaction_setting(connection, "app.api_key_hash", key_hash)
 
 
 def _factories():

@@ -12,6 +12,7 @@ from decimal import Decimal
 from typing import Any
 from urllib.parse import urlsplit
 
+import orjson
 from flask import (
     Flask,
     current_app,
@@ -20,8 +21,9 @@ from flask import (
     render_template,
     request,
 )
+from flask.json.provider import DefaultJSONProvider
 from jinja2_fragments.flask import render_block
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import HTTPException
 
@@ -93,8 +95,31 @@ def render_page(template: str, block: str | None = None, status: int = 200, **co
     return response
 
 
+class OrjsonProvider(DefaultJSONProvider):
+    """Flask's JSON encoded by orjson: the same documents (sorted keys; Flask's own
+    encoding of dates, decimals and dataclasses), several times faster than the json module.
+    NaN and infinities become null instead of invalid JSON."""
+
+    OPTIONS = (orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS
+               | orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS)
+
+    def dumps(self, obj: Any, **kwargs: Any) -> str:
+        return orjson.dumps(obj, default=self.default, option=self.OPTIONS).decode()
+
+    def response(self, *args: Any, **kwargs: Any):
+        body = orjson.dumps(self._prepare_response_obj(args, kwargs), default=self.default,
+                            option=self.OPTIONS)
+        return self._app.response_class(body, mimetype=self.mimetype)
+
+
 def json_response(payload: Any, status: int = 200, headers: dict | None = None):
-    response = jsonify(payload)
+    """`payload` is JSON-ready data, or a pydantic model, which encodes itself (in one pass
+    in Rust, the quickest way for a page of items)."""
+    if isinstance(payload, BaseModel):
+        response = current_app.response_class(payload.model_dump_json(),
+                                              mimetype="application/json")
+    else:
+        response = jsonify(payload)
     response.status_code = status
     if headers:
         response.headers.update(headers)
@@ -327,6 +352,7 @@ def refuse_nul_characters() -> None:
 
 
 def init_app(app: Flask) -> None:
+    app.json = OrjsonProvider(app)
     from portal import formats
 
     formats.register(app)

@@ -7,13 +7,15 @@ from sqlalchemy import Select, and_, or_, select
 from portal.alerts.models import Alert
 from portal.alerts.schemas import AlertFilters
 from portal.auth.models import Membership, User
+from portal.db import public_columns
 from portal.pagination import MAX_LIMIT, Page, decode_cursor, paginate
 from portal.tenancy import session
 from portal.web import ApiError, get_or_404
 
 
 def _filtered(filters: AlertFilters) -> Select:
-    stmt = select(Alert)
+    # Plain rows: list pages only read them, so no ORM objects or identity map.
+    stmt = select(*public_columns(Alert))
     if filters.severity is not None:
         stmt = stmt.where(Alert.severity == filters.severity)
     if filters.acknowledged is True:
@@ -34,7 +36,7 @@ def list_alerts(filters: AlertFilters, limit: int, cursor: str | None) -> Page:
     return paginate(_filtered(filters), Alert, limit, cursor)
 
 
-def alerts_after(filters: AlertFilters, after: str) -> list[Alert]:
+def alerts_after(filters: AlertFilters, after: str) -> list:
     """Matching alerts newer than the `after` cursor, newest first (what a poll adds on top).
 
     At most MAX_LIMIT, the ones right after the cursor, so the next poll carries on from there.
@@ -50,7 +52,7 @@ def alerts_after(filters: AlertFilters, after: str) -> list[Alert]:
         .order_by(Alert.created_at.asc(), Alert.id.asc())
         .limit(MAX_LIMIT)
     )
-    return list(reversed(session.scalars(stmt).all()))
+    return list(reversed(session.execute(stmt).all()))
 
 
 def get_alert(raw_id) -> Alert:

@@ -182,7 +182,8 @@ class AlertOut(BaseModel):
     acknowledged_by: uuid.UUID | None
 
     @classmethod
-    def of(cls, alert: Alert) -> "AlertOut":
+    def of(cls, alert) -> "AlertOut":
+        """From an Alert, or a plain row of its columns."""
         return cls(
             id=alert.id,
             title=alert.title,
@@ -202,5 +203,11 @@ def alert_json(alert: Alert) -> dict:
     return AlertOut.of(alert).model_dump(mode="json")
 
 
-def alert_page_json(page: Page) -> dict:
-    return {"items": [alert_json(alert) for alert in page.items], "next_cursor": page.next_cursor}
+class AlertPageOut(BaseModel):
+    items: list[AlertOut]
+    next_cursor: str | None
+
+    @classmethod
+    def of(cls, page: Page) -> "AlertPageOut":
+        return cls(items=[AlertOut.of(alert) for alert in page.items],
+                   next_cursor=page.next_cursor)

@@ -12,8 +12,8 @@ from portal.alerts.schemas import (
     AlertCreate,
     AlertFilters,
     AlertOut,
+    AlertPageOut,
     alert_json,
-    alert_page_json,
 )
 from portal.auth.permissions import require_permission
 from portal.db import utcnow
@@ -37,7 +37,7 @@ def list_alerts():
     page = queries.list_alerts(
         filters, parse_limit(request.args.get("limit")), request.args.get("cursor")
     )
-    return json_response(alert_page_json(page))
+    return json_response(AlertPageOut.of(page))
 
 
 @api.post("")

@@ -23,7 +23,7 @@ def _requested_page():
             paginated=True, responses={200: AuditPageOut})
 @require_permission("view_audit_logs")
 def list_records():
-    return json_response(AuditPageOut.of(_requested_page()).model_dump(mode="json"))
+    return json_response(AuditPageOut.of(_requested_page()))
 
 
 @bp.get("")

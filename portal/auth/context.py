@@ -25,9 +25,9 @@ from flask_jwt_extended.exceptions import CSRFError, JWTExtendedException
 from jwt.exceptions import PyJWTError
 
 from portal import tenancy
-from portal.auth.models import Membership, Tenant, User
+from portal.auth.models import Membership, User
 from portal.auth.permissions import permissions_for
-from portal.auth.queries import session_revoked
+from portal.auth.queries import token_standing
 from portal.web import ApiError, api_error, is_api_request, is_htmx
 
 log = logging.getLogger("portal.auth")
@@ -112,14 +112,11 @@ def bind_request() -> None:
 
     db = tenancy.tenant_session(tenant_id)
     g.db = db
-    membership = _active_membership(db, tenant_id, user_id)
+    # One statement checks tenant, user, membership and the sign-in (after the tenant setting
+    # that starts the transaction on PostgreSQL); the view then carries on in the same
+    # transaction, so a request sets its tenant once.
+    membership = _active_membership(db, user_id, session_id)
     user = membership.user
-    if session_revoked(db, session_id):
-        _refuse("revoked token: its session has ended")
-    # End the read transaction so each view starts a fresh one (and, on PostgreSQL, sets the
-    # tenant again). Commit, not rollback: a rollback would expire the loaded tenant, user and
-    # membership and cost a query per attribute read later.
-    db.commit()
 
     _bind(membership, membership.role)
     g.jwt_claims = claims
@@ -136,23 +133,27 @@ def bind_request() -> None:
         g.csrf_token = get_csrf_token(g.refreshed_token)
 
 
-def _active_membership(db, tenant_id: uuid.UUID, user_id: uuid.UUID) -> Membership:
-    """The user's membership in the tenant, refusing unless tenant and user are active.
+def _active_membership(db, user_id: uuid.UUID, session_id: str | None = None) -> Membership:
+    """The user's membership in the session's tenant, refusing unless tenant and user are
+    active and the sign-in `session_id` (when there is one) has not ended.
 
-    One query on the way in: the membership joins its tenant and user. Only a refusal looks
-    further, to name its reason.
+    One statement reads all of it (portal.auth.queries.token_standing); a refusal names its
+    reason from the same row.
     """
-    membership = db.get(Membership, (tenant_id, user_id))
+    standing = token_standing(db, user_id, session_id)
+    membership = standing.membership
     if membership is None:
-        if db.get(Tenant, tenant_id) is None:
+        if standing.tenant is None:
             _refuse("unknown or suspended tenant")
-        if db.get(User, user_id) is None:
+        if standing.user is None:
             _refuse("unknown or deactivated user")
         _refuse("user is not a member of the token's tenant")
-    if not membership.tenant.is_active:
+    if not standing.tenant.is_active:
         _refuse("unknown or suspended tenant")
-    if not membership.user.is_active:
+    if not standing.user.is_active:
         _refuse("unknown or deactivated user")
+    if standing.session_revoked:
+        _refuse("revoked token: its session has ended")
     return membership
 
 
@@ -178,7 +179,7 @@ def bind_api_key(raw_key: str) -> None:
         _refuse("invalid token: unknown, revoked or expired API key")
     db = tenancy.tenant_session(key.tenant_id)
     g.db = db
-    membership = _active_membership(db, key.tenant_id, key.user_id)
+    membership = _active_membership(db, key.user_id)
     apikeys.note_use(db, key, membership.user)
     _bind(membership, apikeys.lower_role(key.role, membership.role))
     g.api_key_id = key.id

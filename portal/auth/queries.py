@@ -1,7 +1,9 @@
 import uuid
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import literal, select
+from sqlalchemy.orm import noload
+from sqlalchemy.orm.attributes import set_committed_value
 
 from portal.auth.models import Membership, RevokedSession, Tenant, User
 from portal.tenancy import unscoped_session
@@ -35,3 +37,43 @@ def active_memberships(user_id: uuid.UUID) -> list[MembershipChoice]:
 def session_revoked(db, session_id: str) -> bool:
     """Has this sign-in of the session's tenant ended?"""
     return db.get(RevokedSession, (db.tenant_id, session_id)) is not None
+
+
+@dataclass(frozen=True)
+class TokenStanding:
+    """What the database says about a token's tenant, user, membership and session."""
+
+    tenant: Tenant | None
+    user: User | None
+    membership: Membership | None
+    session_revoked: bool
+
+
+def token_standing(db, user_id: uuid.UUID, session_id: str | None) -> TokenStanding:
+    """Everything the token check reads, in one statement: the session's tenant, the user,
+    the user's membership there and whether the token's sign-in (if any: an API key has
+    none) has ended.
+
+    The tenant-bound session narrows the membership (in its join) and the revocation (in
+    its EXISTS) to its own tenant, like any other statement; row-level security does too.
+    Missing pieces come back as None, so a refusal can still name its reason.
+    """
+    revoked = select(RevokedSession.session_id).where(
+        RevokedSession.session_id == session_id
+    ).exists() if session_id is not None else literal(False)
+    row = db.execute(
+        select(Tenant, User, Membership, revoked)
+        .select_from(Tenant)
+        .outerjoin(User, User.id == user_id)
+        .outerjoin(Membership, Membership.user_id == User.id)
+        .where(Tenant.id == db.tenant_id)
+        # The tenant and user are in this row already: no joined loads for the membership.
+        .options(noload(Membership.tenant), noload(Membership.user))
+    ).first()
+    if row is None:
+        return TokenStanding(None, None, None, False)
+    tenant, user, membership, ended = row
+    if membership is not None:
+        set_committed_value(membership, "tenant", tenant)
+        set_committed_value(membership, "user", user)
+    return TokenStanding(tenant, user, membership, bool(ended))

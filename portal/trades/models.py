@@ -44,10 +44,30 @@ class Trade(TenantScoped, Base):
 
     @property
     def notional(self) -> Decimal | None:
-        """What the fill cost or raised before the fee; None until the order fills."""
-        if self.fill_price is None:
-            return None
-        return self.fill_price * self.quantity
+        return notional(self.fill_price, self.quantity)
+
+
+def notional(fill_price: Decimal | None, quantity: Decimal) -> Decimal | None:
+    """What the fill cost or raised before the fee; None until the order fills."""
+    if fill_price is None:
+        return None
+    return fill_price * quantity
+
+
+class TradeRow:
+    """One trade of a list page as a plain row (no ORM object), with the trade's notional."""
+
+    __slots__ = ("_row",)
+
+    def __init__(self, row):
+        self._row = row
+
+    def __getattr__(self, name: str):
+        return getattr(self._row, name)
+
+    @property
+    def notional(self) -> Decimal | None:
+        return notional(self._row.fill_price, self._row.quantity)
 
 
 class Fill(TenantScoped, Base):

@@ -4,16 +4,18 @@ from decimal import Decimal
 
 from sqlalchemy import Select, select
 
+from portal.db import public_columns
 from portal.market.models import Instrument
 from portal.pagination import Page, paginate
 from portal.tenancy import session
-from portal.trades.models import FINISHED_STATUSES, Trade
+from portal.trades.models import FINISHED_STATUSES, Trade, TradeRow
 from portal.trades.schemas import TradeFilters
 from portal.web import get_or_404
 
 
 def _filtered(filters: TradeFilters) -> Select:
-    stmt = select(Trade)
+    # Plain rows: list pages only read them, so no ORM objects or identity map.
+    stmt = select(*public_columns(Trade))
     if filters.symbol:
         stmt = stmt.where(Trade.symbol == filters.symbol)
     if filters.side:
@@ -27,19 +29,22 @@ def _filtered(filters: TradeFilters) -> Select:
     return stmt
 
 
+def _page(stmt: Select, limit: int, cursor: str | None) -> Page:
+    page = paginate(stmt, Trade, limit, cursor)
+    return Page([TradeRow(row) for row in page.items], page.next_cursor)
+
+
 def list_trades(filters: TradeFilters, limit: int, cursor: str | None) -> Page:
-    return paginate(_filtered(filters), Trade, limit, cursor)
+    return _page(_filtered(filters), limit, cursor)
 
 
 def history(filters: TradeFilters, limit: int, cursor: str | None) -> Page:
     """Finished trades: filled, cancelled or rejected."""
-    stmt = _filtered(filters).where(Trade.status.in_(FINISHED_STATUSES))
-    return paginate(stmt, Trade, limit, cursor)
+    return _page(_filtered(filters).where(Trade.status.in_(FINISHED_STATUSES)), limit, cursor)
 
 
 def pending(filters: TradeFilters, limit: int, cursor: str | None) -> Page:
-    stmt = _filtered(filters).where(Trade.status == "pending")
-    return paginate(stmt, Trade, limit, cursor)
+    return _page(_filtered(filters).where(Trade.status == "pending"), limit, cursor)
 
 
 def get_trade(raw_id) -> Trade:

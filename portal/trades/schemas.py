@@ -177,6 +177,11 @@ def trade_detail_json(trade) -> dict:
     return TradeDetailOut.model_validate(trade).model_dump(mode="json")
 
 
-def page_json(page: Page) -> dict:
-    return {"items": [trade_json(trade) for trade in page.items],
-            "next_cursor": page.next_cursor}
+class TradePageOut(BaseModel):
+    items: list[TradeOut]
+    next_cursor: str | None
+
+    @classmethod
+    def of(cls, page: Page) -> "TradePageOut":
+        return cls.model_validate({"items": page.items, "next_cursor": page.next_cursor},
+                                  from_attributes=True)

@@ -1,6 +1,7 @@
 """Who gets in, as which tenant, and who is turned away with a 401 (SPEC §3)."""
 
 import uuid
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import jwt as pyjwt
@@ -9,6 +10,7 @@ from sqlalchemy import select
 
 from portal import tenancy
 from portal.audit.models import AuditRecord
+from portal.auth import context
 from portal.auth.models import User
 from tests.conftest import build_app, mint_token
 
@@ -315,7 +317,11 @@ class TestSessionEnds:
         token = mint_token(app, "trader@acme.test")
         assert client.post("/api/auth/logout", headers=bearer(token)).status_code == 200
         # The second request passed the token check before the first one committed.
-        monkeypatch.setattr("portal.auth.context.session_revoked", lambda _db, _sid: False)
+        standing = context.token_standing
+        monkeypatch.setattr(
+            "portal.auth.context.token_standing",
+            lambda db, user_id, sid: replace(standing(db, user_id, sid), session_revoked=False),
+        )
         racing = client.post("/api/auth/logout", headers=bearer(token))
         assert racing.status_code == 200, racing.text
         monkeypatch.undo()

@@ -1,0 +1,58 @@
+"""What does one request cost the database? (issue 9: the isolation stack near a bare query)
+
+Counted, not timed: statements the app sends and transactions it begins for one signed-in
+list request, on whichever backend the run uses. The token check (tenant, user, membership,
+revoked sign-in) is one statement, the page another, and both run in one transaction, whose
+tenant setting on PostgreSQL travels with its BEGIN (so SQLAlchemy never sees it).
+"""
+
+from contextlib import contextmanager
+
+import pytest
+from sqlalchemy import event
+
+from portal import tenancy
+
+
+@contextmanager
+def counted(app):
+    seen = {"statements": [], "transactions": 0}
+
+    def statement(_conn, _cursor, sql, *_args):
+        seen["statements"].append(sql)
+
+    def begin(_conn):
+        seen["transactions"] += 1
+
+    with app.app_context():
+        engine = tenancy.get_engine()
+    event.listen(engine, "before_cursor_execute", statement)
+    event.listen(engine, "begin", begin)
+    try:
+        yield seen
+    finally:
+        event.remove(engine, "before_cursor_execute", statement)
+        event.remove(engine, "begin", begin)
+
+
+@pytest.mark.parametrize("path", ["/api/alerts", "/api/trades", "/api/trades/history"])
+def test_a_list_request_is_one_transaction_of_two_statements(app, api_as, path):
+    client = api_as("trader@acme.test")
+    assert client.get(path).status_code == 200  # warm: nothing first-time is counted
+    with counted(app) as seen:
+        response = client.get(path)
+    assert response.status_code == 200
+    assert seen["transactions"] == 1
+    assert len(seen["statements"]) == 2, [s[:90] for s in seen["statements"]]
+    token_check, page = seen["statements"]
+    for table in ("tenants", "users", "memberships", "revoked_sessions"):
+        assert table in token_check
+    assert "ORDER BY" in page
+
+
+def test_a_revoked_sign_in_is_still_refused_by_the_one_statement(app, api_as, client):
+    api = api_as("viewer@acme.test")
+    assert api.post("/api/auth/logout").status_code == 200
+    with counted(app) as seen:
+        assert api.get("/api/alerts").status_code == 401
+    assert len(seen["statements"]) == 1
