@@ -3,8 +3,9 @@
 Definitions (the API contract, see the README):
 - returns are simple daily returns r_t = c_t / c_{t-1} - 1 on consecutive dates where EVERY
   requested symbol has a close (the inner join of their dates); the last `lookback` are used;
-- pearson is numpy's corrcoef, spearman is scipy's spearmanr, kendall is scipy's kendalltau
-  (tau-b, which handles ties);
+- pearson is numpy's corrcoef; spearman is the Pearson correlation of average ranks (what
+  scipy's spearmanr computes); kendall is tau-b, which handles ties (what scipy's
+  kendalltau computes), all three for every pair at once in numpy;
 - sigma is the sample standard deviation (ddof=1), Sigma the sample covariance of those
   returns.
 """
@@ -16,9 +17,8 @@ from decimal import Decimal
 from itertools import combinations
 
 import numpy as np
-from scipy.cluster.hierarchy import fcluster, linkage
-from scipy.spatial.distance import squareform
-from scipy.stats import kendalltau, spearmanr
+
+from portal.market.queries import CloseSeries, aligned_closes
 
 METHODS = ("pearson", "spearman", "kendall")
 
@@ -57,7 +57,7 @@ class Analysis:
 
 
 def aligned_returns(
-    history: Mapping[str, Mapping[date, Decimal | float]],
+    history: Mapping[str, CloseSeries | Mapping[date, Decimal | float]],
     symbols: Sequence[str],
     lookback: int,
 ) -> AlignedReturns:
@@ -68,8 +68,8 @@ def aligned_returns(
             raise NotEnoughData(
                 symbol, f"symbol {symbol}: only {available} daily returns, need {lookback}"
             )
-    common = set.intersection(*(set(history[symbol]) for symbol in symbols))
-    available = max(len(common) - 1, 0)
+    days, closes = aligned_closes(history, symbols)
+    available = max(len(days) - 1, 0)
     if available < lookback:
         # Each symbol has enough on its own; name the one whose dates line up worst.
         limiting = min(symbols, key=lambda s: len(history[s]))
@@ -78,10 +78,7 @@ def aligned_returns(
             f"symbol {limiting}: only {available} daily returns on dates shared with "
             f"{', '.join(s for s in symbols if s != limiting)}, need {lookback}",
         )
-    days = sorted(common)[-(lookback + 1):]
-    closes = np.array(
-        [[float(history[symbol][day]) for symbol in symbols] for day in days], dtype=float
-    )
+    closes = closes[-(lookback + 1):]
     returns = closes[1:] / closes[:-1] - 1.0
     flat = np.ptp(returns, axis=0) == 0
     if flat.any():
@@ -90,30 +87,86 @@ def aligned_returns(
             symbol, f"symbol {symbol}: its price does not move over the last {lookback} "
             "days, so its correlation is undefined",
         )
-    return AlignedReturns(list(symbols), returns, days[-1])
+    return AlignedReturns(list(symbols), returns, days[-1].item())
 
 
 def correlation_matrix(returns: np.ndarray, method: str) -> np.ndarray:
     """A symmetric matrix with an exact 1.0 diagonal."""
-    k = returns.shape[1]
     if method == "pearson":
         matrix = np.corrcoef(returns, rowvar=False)
     elif method == "spearman":
-        statistic = spearmanr(returns).statistic
-        # With two columns scipy answers the single coefficient, not a matrix.
-        matrix = (
-            np.array([[1.0, statistic], [statistic, 1.0]]) if k == 2 else np.asarray(statistic)
-        )
+        matrix = np.corrcoef(average_ranks(returns), rowvar=False)
     elif method == "kendall":
-        matrix = np.eye(k)
-        for i, j in combinations(range(k), 2):
-            tau = kendalltau(returns[:, i], returns[:, j], variant="b").statistic
-            matrix[i, j] = matrix[j, i] = tau
+        matrix = kendall_tau_b(returns)
     else:
         raise ValueError(f"unknown method {method!r}")
     matrix = np.clip((matrix + matrix.T) / 2.0, -1.0, 1.0)
     np.fill_diagonal(matrix, 1.0)
     return matrix
+
+
+def _sorted_runs(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each column's sort order, and for the sorted values where a run of equal ones starts."""
+    order = np.argsort(values, axis=0, kind="stable")
+    ordered = np.take_along_axis(values, order, axis=0)
+    starts = np.ones(values.shape, dtype=bool)
+    starts[1:] = ordered[1:] != ordered[:-1]
+    return order, starts
+
+
+def average_ranks(values: np.ndarray) -> np.ndarray:
+    """Ranks 1..n down each column, tied values sharing the mean of their ranks."""
+    n = values.shape[0]
+    order, starts = _sorted_runs(values)
+    position = np.arange(n)[:, None]
+    first = np.maximum.accumulate(np.where(starts, position, 0), axis=0)
+    ends = np.ones(values.shape, dtype=bool)
+    ends[:-1] = starts[1:]
+    last = np.minimum.accumulate(np.where(ends, position, n - 1)[::-1], axis=0)[::-1]
+    ranks = np.empty(values.shape)
+    np.put_along_axis(ranks, order, (first + last) / 2.0 + 1.0, axis=0)
+    return ranks
+
+
+def dense_ranks(values: np.ndarray) -> np.ndarray:
+    """Ranks 0, 1, 2... down each column, equal values sharing one: order kept exactly, and
+    small integers that float32 holds without loss."""
+    order, starts = _sorted_runs(values)
+    ranks = np.empty(values.shape, dtype=np.float32)
+    np.put_along_axis(ranks, order, (np.cumsum(starts, axis=0) - 1).astype(np.float32), axis=0)
+    return ranks
+
+
+def kendall_tau_b(values: np.ndarray, block_elements: int = 1 << 22) -> np.ndarray:
+    """Kendall's tau-b of every pair of columns at once.
+
+    With s_x(j, l) = sign(x_l - x_j) over the pairs j < l (0 for a tie), tau-b of x and y is
+    sum(s_x s_y) / sqrt(sum(s_x^2) sum(s_y^2)): concordant minus discordant pairs over the
+    geometric mean of the pairs untied in each. So with S the sign matrix (one row per pair,
+    one column per variable) every tau is an entry of S^T S, normalised by its diagonal. S is
+    built and multiplied a block of rows at a time, on float32 dense ranks: signs and counts
+    (below 2^24 per block) are exact in float32, the totals add up in float64.
+    """
+    n, k = values.shape
+    ranks = dense_ranks(values)
+    concordance = np.zeros((k, k))
+    rows = max(1, block_elements // (n * k))
+    for start in range(0, n - 1, rows):
+        stop = min(start + rows, n)
+        block = ranks[start:stop, None, :]
+        # Pairs inside the block: only j < l counts.
+        inside = np.sign(ranks[None, start:stop, :] - block)
+        inside[np.tril_indices(stop - start)] = 0.0
+        flat = inside.reshape(-1, k)
+        concordance += flat.T @ flat
+        # Pairs with a later row: all count.
+        if stop < n:
+            signs = np.subtract(ranks[None, stop:, :], block)
+            np.sign(signs, out=signs)
+            flat = signs.reshape(-1, k)
+            concordance += flat.T @ flat
+    untied = np.sqrt(np.diag(concordance))
+    return concordance / np.outer(untied, untied)
 
 
 def _upper_pairs(symbols: Sequence[str], matrix: np.ndarray) -> list[Pair]:
@@ -144,6 +197,10 @@ def clusters(symbols: Sequence[str], matrix: np.ndarray, threshold: float) -> li
 
     Clusters and their members keep the order of `symbols`.
     """
+    # Imported here: scipy is large, and only the analysis needs it (RSS of every worker).
+    from scipy.cluster.hierarchy import fcluster, linkage
+    from scipy.spatial.distance import squareform
+
     distance = np.clip(1.0 - matrix, 0.0, 2.0)
     np.fill_diagonal(distance, 0.0)
     tree = linkage(squareform(distance, checks=False), method="average")

@@ -1,12 +1,8 @@
 """Reads for correlation: the tenant's holdings and the shared daily closes."""
 
-from datetime import date
 from decimal import Decimal
 
-from sqlalchemy import func, select
-
 from portal.market import queries as market
-from portal.market.models import Price
 from portal.metrics import analytics
 from portal.metrics.queries import executions
 from portal.tenancy import session
@@ -24,16 +20,14 @@ def unknown_symbols(symbols: list[str]) -> list[str]:
     return [symbol for symbol in symbols if symbol not in known]
 
 
-def price_version(symbols: list[str]) -> tuple[date | None, int]:
-    """Newest close date and number of closes: changes whenever closes are added."""
-    newest, count = session.execute(
-        select(func.max(Price.day), func.count()).where(Price.symbol.in_(symbols))
-    ).one()
-    return newest, count
+def prices_version() -> int:
+    """Changes whenever any close is added, changed or removed."""
+    return market.prices_version(session)
 
 
-def close_history(symbols: list[str]) -> dict[str, dict[date, Decimal]]:
-    return market.close_history(session, symbols)
+def close_history(symbols: list[str], version: int) -> dict[str, market.CloseSeries]:
+    """The symbols' closes (shared data, cached for every tenant while `version` holds)."""
+    return market.cached_closes(session, symbols, version)
 
 
 def latest_closes(symbols: list[str]) -> dict[str, Decimal]:

@@ -77,13 +77,13 @@ class ResultCache:
 
 
 cache = ResultCache()
-# Newly imported closes change results; in other processes the price version in the key and
-# the TTL take care of it.
+# Newly imported closes change results; in other processes the prices version in the key
+# does (every write to prices raises it).
 prices_imported.connect(cache.clear, weak=False)
 
 
-def _key(kind: str, symbols: list[str], *parts: Hashable) -> tuple:
-    return (session.tenant_id, kind, tuple(symbols), *parts, queries.price_version(symbols))
+def _key(kind: str, symbols: list[str], version: int, *parts: Hashable) -> tuple:
+    return (session.tenant_id, kind, tuple(symbols), version, *parts)
 
 
 def _bad_symbols(message: str) -> ApiError:
@@ -105,9 +105,9 @@ def resolve_symbols(query: MatrixQuery, held: dict[str, Decimal]) -> list[str]:
     return query.symbols
 
 
-def _aligned(symbols: list[str], lookback: int) -> stats.AlignedReturns:
+def _aligned(symbols: list[str], lookback: int, version: int) -> stats.AlignedReturns:
     try:
-        return stats.aligned_returns(queries.close_history(symbols), symbols, lookback)
+        return stats.aligned_returns(queries.close_history(symbols, version), symbols, lookback)
     except stats.NotEnoughData as exc:
         raise _bad_symbols(str(exc))
 
@@ -119,14 +119,15 @@ def _frozen(array: np.ndarray) -> np.ndarray:
 
 def correlation_matrix(query: MatrixQuery) -> MatrixResult:
     symbols = resolve_symbols(query, queries.holdings() if query.symbols is None else {})
+    version = queries.prices_version()
 
     def compute() -> MatrixResult:
-        aligned = _aligned(symbols, query.lookback_days)
+        aligned = _aligned(symbols, query.lookback_days, version)
         matrix = stats.correlation_matrix(aligned.returns, query.method)
         return MatrixResult(symbols, _frozen(matrix), query.method, query.lookback_days,
                             aligned.as_of)
 
-    key = _key("matrix", symbols, query.lookback_days, query.method)
+    key = _key("matrix", symbols, version, query.lookback_days, query.method)
     return cache.get_or_compute(key, compute)
 
 
@@ -145,15 +146,16 @@ def correlation_analysis(query: AnalysisQuery) -> AnalysisResult:
     held = queries.holdings()
     symbols = resolve_symbols(query, held)
     weighting, weights = portfolio_weights(symbols, held)
+    version = queries.prices_version()
 
     def compute() -> AnalysisResult:
-        aligned = _aligned(symbols, query.lookback_days)
+        aligned = _aligned(symbols, query.lookback_days, version)
         matrix = stats.correlation_matrix(aligned.returns, query.method)
         result = stats.analyse(symbols, aligned.returns, matrix, np.array(weights),
                                query.threshold)
         return AnalysisResult(symbols, _frozen(matrix), query.method, query.lookback_days,
                               aligned.as_of, query.threshold, result, weighting, weights)
 
-    key = _key("analysis", symbols, query.lookback_days, query.method, query.threshold,
-               weighting, tuple(weights))
+    key = _key("analysis", symbols, version, query.lookback_days, query.method,
+               query.threshold, weighting, tuple(weights))
     return cache.get_or_compute(key, compute)

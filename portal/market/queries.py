@@ -1,12 +1,25 @@
-"""Reads of the shared market data: instruments and daily closes."""
+"""Reads of the shared market data: instruments and daily closes.
 
+Closes are shared by every tenant, so one in-process cache of them (numpy columns per
+symbol) serves all tenants. It is only used while the `prices` data version it was read at
+is current: every write to `prices`, by any process or command, raises that version in the
+same transaction (portal.market.services), and each use checks it with one primary-key read.
+"""
+
+import threading
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
+from functools import reduce
 
-from sqlalchemy import func, select
+import numpy as np
+from sqlalchemy import Float, cast, func, select
 from sqlalchemy.orm import Session
 
-from portal.market.models import Instrument, Price
+from portal.market.models import DataVersion, Instrument, Price
+
+PRICES = "prices"
 
 
 def known_symbols(db: Session) -> set[str]:
@@ -45,3 +58,95 @@ def close_history(db: Session, symbols: list[str], since: date | None = None
     for symbol, day, close in db.execute(stmt.order_by(Price.day)):
         history[symbol][day] = close
     return history
+
+
+def prices_version(db: Session) -> int:
+    """Changes whenever any close is added, changed or removed."""
+    return db.scalar(select(DataVersion.version).where(DataVersion.name == PRICES)) or 0
+
+
+@dataclass(frozen=True)
+class CloseSeries:
+    """One symbol's daily closes, oldest first, as numpy columns (read-only)."""
+
+    days: np.ndarray  # datetime64[D], strictly increasing
+    closes: np.ndarray  # float64
+
+    @classmethod
+    def of(cls, by_day: Mapping[date, Decimal | float]) -> "CloseSeries":
+        days = sorted(by_day)
+        return cls(np.array(days, dtype="datetime64[D]"),
+                   np.array([float(by_day[day]) for day in days], dtype=float))
+
+    def __len__(self) -> int:
+        return len(self.days)
+
+
+class ClosesCache:
+    """Every symbol's closes read so far, valid for one prices version."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._version: int | None = None
+        self._series: dict[str, CloseSeries] = {}
+
+    def series(self, db: Session, symbols: Sequence[str], version: int | None = None
+               ) -> dict[str, CloseSeries]:
+        version = prices_version(db) if version is None else version
+        with self._lock:
+            if version != self._version:
+                self._version, self._series = version, {}
+            found = {symbol: self._series.get(symbol) for symbol in symbols}
+        missing = [symbol for symbol, series in found.items() if series is None]
+        if missing:
+            loaded = _read_closes(db, missing)
+            with self._lock:
+                if version == self._version:
+                    self._series.update(loaded)
+            found.update(loaded)
+        return found
+
+    def clear(self, *_args, **_kwargs) -> None:
+        with self._lock:
+            self._version, self._series = None, {}
+
+
+def _read_closes(db: Session, symbols: list[str]) -> dict[str, CloseSeries]:
+    # Floats straight from the database: the statistics are floats anyway, and this skips a
+    # Decimal per close.
+    rows = db.execute(
+        select(Price.symbol, Price.day, cast(Price.close, Float))
+        .where(Price.symbol.in_(symbols)).order_by(Price.symbol, Price.day)
+    ).all()
+    grouped: dict[str, tuple[list, list]] = {symbol: ([], []) for symbol in symbols}
+    for symbol, day, close in rows:
+        days, closes = grouped[symbol]
+        days.append(day)
+        closes.append(close)
+    series = {}
+    for symbol, (days, closes) in grouped.items():
+        item = CloseSeries(np.array(days, dtype="datetime64[D]"), np.array(closes, dtype=float))
+        item.days.flags.writeable = item.closes.flags.writeable = False
+        series[symbol] = item
+    return series
+
+
+closes_cache = ClosesCache()
+
+
+def cached_closes(db: Session, symbols: Sequence[str], version: int | None = None
+                  ) -> dict[str, CloseSeries]:
+    return closes_cache.series(db, symbols, version)
+
+
+def aligned_closes(history: Mapping[str, CloseSeries | Mapping[date, Decimal | float]],
+                   symbols: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+    """The days on which every symbol has a close (oldest first) and the closes on them,
+    one column per symbol."""
+    series = [item if isinstance(item, CloseSeries) else CloseSeries.of(item)
+              for item in (history.get(symbol, {}) for symbol in symbols)]
+    if not series:
+        return np.array([], dtype="datetime64[D]"), np.empty((0, 0))
+    days = reduce(np.intersect1d, (item.days for item in series))
+    columns = [item.closes[np.searchsorted(item.days, days)] for item in series]
+    return days, np.column_stack(columns) if columns else np.empty((len(days), 0))

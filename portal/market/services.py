@@ -8,10 +8,11 @@ from decimal import Decimal, InvalidOperation
 
 import numpy as np
 from blinker import Namespace
-from sqlalchemy import select
+from sqlalchemy import event, insert, select, update
 from sqlalchemy.orm import Session
 
-from portal.market.models import Instrument, Price
+from portal.market.models import DataVersion, Instrument, Price
+from portal.market.queries import PRICES
 
 signals = Namespace()
 # Sent after new closes are committed, so pending limit orders can be re-checked.
@@ -191,3 +192,16 @@ def import_prices(db: Session, rows: list[tuple[date, str, Decimal]]) -> ImportR
         else:
             price.close = close
     return ImportResult(len(rows), symbols, new_symbols)
+
+
+@event.listens_for(Session, "before_flush")
+def _raise_prices_version(db: Session, _flush_context, _instances) -> None:
+    """Any session that writes closes raises the prices version in the same transaction, so
+    every process's closes cache (portal.market.queries) drops what it read before."""
+    changed = (db.new, db.dirty, db.deleted)
+    if not any(isinstance(obj, Price) for objects in changed for obj in objects):
+        return
+    raised = db.execute(update(DataVersion).where(DataVersion.name == PRICES)
+                        .values(version=DataVersion.version + 1))
+    if raised.rowcount == 0:
+        db.execute(insert(DataVersion).values(name=PRICES, version=1))

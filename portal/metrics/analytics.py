@@ -17,12 +17,15 @@ All money stays `Decimal`; the risk statistics are floats (numpy) because they a
 
 import math
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
+from typing import Any
 
 import numpy as np
+
+from portal.market.queries import aligned_closes
 
 ZERO = Decimal(0)
 TRADING_DAYS_PER_YEAR = 252
@@ -126,24 +129,22 @@ class RiskUndefined(ValueError):
 @dataclass(frozen=True)
 class ValueSeries:
     days: list[date]
-    values: list[Decimal]
+    values: list[float]
 
 
-def value_series(quantities: dict[str, Decimal], closes: dict[str, dict[date, Decimal]],
+def value_series(quantities: dict[str, Decimal], closes: Mapping[str, Any],
                  points: int | None = None) -> ValueSeries:
     """sum(quantity x close) on each day where every held symbol has a close; the last
-    `points` of those days when given."""
+    `points` of those days when given. `closes` maps each symbol to its closes by day, or
+    to its cached CloseSeries. Values are floats: risk ratios and charts are made of them."""
     if not quantities:
         return ValueSeries([], [])
-    days = set.intersection(*(set(closes.get(symbol, {})) for symbol in quantities))
-    ordered = sorted(days)
+    symbols = list(quantities)
+    days, matrix = aligned_closes(closes, symbols)
     if points is not None:
-        ordered = ordered[-points:]
-    values = [
-        sum((qty * closes[symbol][day] for symbol, qty in quantities.items()), ZERO)
-        for day in ordered
-    ]
-    return ValueSeries(ordered, values)
+        days, matrix = days[-points:], matrix[-points:]
+    values = matrix @ np.array([float(quantities[symbol]) for symbol in symbols])
+    return ValueSeries(days.tolist(), values.tolist())
 
 
 @dataclass(frozen=True)

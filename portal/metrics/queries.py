@@ -18,7 +18,7 @@ from sqlalchemy import func, select
 
 from portal import observability
 from portal.market.models import Price
-from portal.market.queries import close_history, latest_closes
+from portal.market.queries import cached_closes, latest_closes
 from portal.metrics import analytics, charts
 from portal.tenancy import session
 from portal.trades.models import STATUSES, Fill, Trade
@@ -221,7 +221,7 @@ def holdings_value_series(lookback_days: int,
     quantities = {h.symbol: h.quantity for h in ledger.open_holdings}
     if not quantities:
         return analytics.ValueSeries([], [])
-    history = close_history(session, sorted(quantities))
+    history = cached_closes(session, sorted(quantities))
     return analytics.value_series(quantities, history, points=lookback_days + 1)
 
 
@@ -234,7 +234,7 @@ def risk(lookback_days: int, ledger: analytics.Ledger | None = None) -> Risk:
         raise RiskUnavailable("There are no open positions to measure risk on.", "no_positions")
     series = holdings_value_series(lookback_days, ledger)
     try:
-        figures = analytics.risk_figures([float(v) for v in series.values])
+        figures = analytics.risk_figures(series.values)
     except analytics.RiskUndefined as exc:
         raise RiskUnavailable(str(exc), "insufficient_history") from None
     return Risk(lookback_days, symbols, series.days[0], series.days[-1], figures, series)

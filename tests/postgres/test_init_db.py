@@ -88,7 +88,8 @@ def test_init_db_grants_the_app_role_exactly_what_it_needs(scratch):
         assert not can("has_schema_privilege", "public", "CREATE")
         tenant_tables = {"alerts", "audit_records", "fills", "idempotency_records",
                          "memberships", "revoked_sessions", "trades"}
-        for table in ("tenants", "users", "instruments", "prices", "alembic_version"):
+        for table in ("tenants", "users", "instruments", "prices", "data_versions",
+                      "alembic_version"):
             assert can("has_table_privilege", table, "SELECT"), table
             for write in ("INSERT", "UPDATE", "DELETE", "TRUNCATE"):
                 assert not can("has_table_privilege", table, write), (table, write)

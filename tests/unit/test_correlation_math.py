@@ -149,3 +149,32 @@ def test_analysis_pairs_are_ranked_and_the_threshold_is_inclusive():
         ("A", "B", 0.9), ("A", "C", 0.8),
     ]
     assert result.average_correlation == pytest.approx((0.9 + 0.8 + 0.1 + 0.75 + 0.0 + 0.2) / 6)
+
+
+@pytest.mark.parametrize("shape", [(12, 2), (60, 5), (300, 9)])
+def test_spearman_and_kendall_of_every_pair_at_once_match_scipy_even_with_ties(shape):
+    from scipy.stats import kendalltau, rankdata, spearmanr
+
+    rng = np.random.default_rng(shape[0])
+    # Rounded so that ties (within a column and shared by pairs) really occur.
+    returns = np.round(rng.normal(size=(shape[0], 1)) + rng.normal(size=shape), 1)
+    returns[:, 0] = np.round(returns[:, 0])  # many ties in one column
+    k = shape[1]
+    np.testing.assert_array_equal(stats.average_ranks(returns),
+                                  np.column_stack([rankdata(c) for c in returns.T]))
+    kendall = stats.correlation_matrix(returns, "kendall")
+    spearman = stats.correlation_matrix(returns, "spearman")
+    for i in range(k):
+        for j in range(i + 1, k):
+            x, y = returns[:, i], returns[:, j]
+            assert kendall[i, j] == pytest.approx(kendalltau(x, y, variant="b").statistic,
+                                                  abs=1e-12)
+            assert spearman[i, j] == pytest.approx(spearmanr(x, y).statistic, abs=1e-12)
+
+
+def test_kendall_blocks_of_any_size_give_the_same_matrix():
+    rng = np.random.default_rng(4)
+    returns = rng.normal(size=(97, 4))
+    whole = stats.kendall_tau_b(returns)
+    for block_elements in (1, 4 * 7, 4 * 97 * 3, 1 << 20):
+        np.testing.assert_array_equal(stats.kendall_tau_b(returns, block_elements), whole)

@@ -19,6 +19,7 @@ from sqlalchemy import select
 
 from portal import tenancy
 from portal.correlation import services as correlation_services
+from portal.market.models import Price
 from portal.market.services import trading_days
 from portal.trades.models import Trade
 
@@ -540,3 +541,24 @@ def test_no_response_mentions_tenant_id(api_as, browser_as, closes):
     ]
     for response in responses:
         assert "tenant_id" not in response.get_data(as_text=True)
+
+
+def test_a_close_changed_by_another_process_is_used_by_the_next_request(app, api_as, tmp_path):
+    """The closes cache is shared by every tenant and lives in each process; a write that
+    never passes through this process's signals (another worker, a psql session) must still
+    reach the next request, even when it only changes a close (same dates, same count)."""
+    days = trading_days(41, date(2024, 2, 29))
+    rng = np.random.default_rng(9)
+    write_prices(tmp_path / "cori.csv", [(day, symbol, f"{10 + rng.random():.4f}")
+                                         for day in days for symbol in ("CORI", "CORJ")])
+    assert app.test_cli_runner().invoke(args=["import-prices", str(tmp_path / "cori.csv")]
+                                        ).exit_code == 0
+    client = api_as("viewer@acme.test")
+    query = "/api/correlation/matrix?symbols=CORI,CORJ&lookback_days=30&method=pearson"
+    before = client.get(query).json
+    with app.app_context(), tenancy.unscoped_session(admin=True) as db:
+        price = db.get(Price, ("CORI", days[-1]))
+        price.close = price.close * 3
+    after = client.get(query).json
+    assert after["as_of"] == before["as_of"]
+    assert after["matrix"] != before["matrix"]
