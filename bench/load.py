@@ -11,7 +11,8 @@ with generate_series and COPY (not the ORM), then serves it four ways, each with
 - baseline: `bench.baseline`, JWT check + one hand-written tenant query with psycopg;
 - portal: production settings (PORTAL_ENV=production), the restricted app role, RLS;
 - portal, BYPASSRLS role: the same, connected as a role that skips the policies;
-- portal via PgBouncer: the app role through a PgBouncer of its own in transaction mode.
+- portal via PgBouncer: the app role through a PgBouncer of its own in transaction mode,
+  with PORTAL_DATABASE_POOLER=transaction.
 
 wrk drives each at 16 connections for a bounded time, the tokens round-robin over the
 measured tenants. Phase A runs while the other tenants hold 10 rows of each kind, phase B
@@ -324,11 +325,6 @@ def start_gunicorn(name: str, app: str, env: dict, workdir: Path, conf: bool) ->
     raise RuntimeError(f"{name} did not start in 60 s")
 
 
-def pooler_setting_landed() -> bool:
-    """Developer #10's PORTAL_DATABASE_POOLER setting, once it is on this checkout."""
-    return "PORTAL_DATABASE_POOLER" in (ROOT / "portal" / "config.py").read_text()
-
-
 def start_pgbouncer(database: str, workdir: Path) -> tuple[subprocess.Popen, int]:
     """A PgBouncer of our own in transaction mode, on a free loopback port."""
     port = free_port()
@@ -535,9 +531,8 @@ def main(argv: list[str] | None = None) -> None:
         pgbouncer, pool_port = start_pgbouncer(database, workdir)
         pooled_env = portal_env(role_url(database, "portal_bench_app", pool_port), owner_url,
                                 workdir)
-        pooled_env["PORTAL_DATABASE_POOLER"] = "transaction"
-        pooled_app = "wsgi:app" if pooler_setting_landed() else "bench.pooled_wsgi:app"
-        pooled = start_gunicorn("portal via PgBouncer (txn)", pooled_app, pooled_env, workdir,
+        pooled_env["PORTAL_DATABASE_POOLER"] = "transaction"  # no server-side prepares
+        pooled = start_gunicorn("portal via PgBouncer (txn)", "wsgi:app", pooled_env, workdir,
                                 conf=True)
         servers.append(pooled)
 
