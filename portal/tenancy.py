@@ -21,6 +21,7 @@ from contextlib import contextmanager
 import psycopg
 from flask import current_app, g, has_app_context
 from sqlalchemy import delete, event, select, text
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker, with_loader_criteria
 from werkzeug.local import LocalProxy
 
@@ -92,6 +93,9 @@ def _stamp_and_check(session, _flush_context, _instances) -> None:
             raise TenantContextError("object belongs to another tenant")
 
 
+SET_CONFIG = "SELECT set_config(%s, %s, true)"
+
+
 def _set_transaction_setting(connection, name: str, value: str) -> None:
     """`set_config(name, value, true)`, the first statement of the transaction.
 
@@ -101,8 +105,14 @@ def _set_transaction_setting(connection, name: str, value: str) -> None:
     """
     driver = connection.connection.driver_connection
     if isinstance(driver, psycopg.Connection) and psycopg.Pipeline.is_supported():
-        with driver.pipeline():
-            driver.execute("SELECT set_config(%s, %s, true)", (name, value))
+        try:
+            with driver.pipeline():
+                driver.execute(SET_CONFIG, (name, value))
+        except psycopg.Error as exc:
+            # Raised as SQLAlchemy raises any statement's error, so an unreachable database
+            # is still told apart from a bug (portal.db.database_unavailable: a 503).
+            raise DBAPIError.instance(SET_CONFIG, (name, value), exc, psycopg.Error,
+                                      connection_invalidated=driver.broken) from exc
         return
     connection.execute(text("SELECT set_config(:name, :value, true)"),
                        {"name": name, "value": value})
