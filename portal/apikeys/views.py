@@ -49,7 +49,9 @@ def create_key():
         raise ApiError(400, "body: send a JSON object with name, and optionally role and "
                        "expires_in_days", "invalid_input", "body")
     created = services.create_key(ApiKeyCreate.model_validate(payload))
-    return json_response(created_key_json(created.key, created.secret), 201)
+    # The one answer that carries the secret: no cache, proxy or history may keep it.
+    return json_response(created_key_json(created.key, created.secret), 201,
+                         headers={"Cache-Control": "no-store"})
 
 
 @api.post("/<key_id>/revoke")
@@ -92,7 +94,9 @@ def create():
             raise
         return _page(422, form=request.form, errors={exc.field or "form": exc.message})
     # The secret is rendered into this answer and never stored anywhere it could be read back.
-    return _page(201, created=created)
+    response = _page(201, created=created)
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 @bp.post("/<key_id>/revoke")

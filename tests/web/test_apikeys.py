@@ -60,6 +60,13 @@ class TestCreating:
         listed = api_as("trader@acme.test").get("/api/keys")
         assert created["key"] not in listed.text and row.key_hash not in listed.text
 
+    def test_the_answers_carrying_the_secret_are_never_cached(self, api_as, browser_as):
+        response = api_as("trader@acme.test").post("/api/keys", json={"name": "cache"})
+        assert response.status_code == 201
+        assert response.headers["Cache-Control"] == "no-store"
+        page = browser_as("trader@acme.test").post("/settings/api-keys", data={"name": "c"})
+        assert page.status_code == 201 and page.headers["Cache-Control"] == "no-store"
+
     def test_expiry_in_days(self, api_as):
         created = create_key(api_as("trader@acme.test"), expires_in_days=30, role="viewer")
         assert created["role"] == "viewer" and created["expires_at"].endswith("Z")
@@ -344,11 +351,21 @@ class TestPage:
         assert page.status_code == 200 and 'data-testid="no-create"' in page.text
         assert browser.post("/settings/api-keys", data={"name": "x"}).status_code == 403
 
-    def test_another_organisations_keys_are_absent_from_the_page(self, browser_as, api_as):
+    def test_another_organisations_keys_are_absent_from_page_and_fragment(self, browser_as,
+                                                                          api_as):
         acme = create_key(api_as("admin@acme.test"), name="acme-secret-name")
-        globex_page = browser_as("admin@globex.test").get("/settings/api-keys")
-        assert "acme-secret-name" not in globex_page.text and acme["id"] not in globex_page.text
-        assert "tenant_id" not in globex_page.text
+        globex = create_key(api_as("admin@globex.test"), name="globex-secret-name")
+        for email, mine, theirs in (("admin@acme.test", acme, globex),
+                                    ("admin@globex.test", globex, acme),
+                                    ("admin@acme.test", acme, globex)):
+            browser = browser_as(email)
+            for answer in (browser.get("/settings/api-keys"),
+                           browser.get("/settings/api-keys", htmx=True)):
+                assert answer.status_code == 200
+                assert mine["id"] in answer.text and mine["name"] in answer.text
+                assert theirs["id"] not in answer.text and theirs["name"] not in answer.text
+                assert "tenant_id" not in answer.text
+            assert "<html" not in browser.get("/settings/api-keys", htmx=True).text
 
 
 def test_the_readme_shows_a_curl_example_against_documented_routes(client):
