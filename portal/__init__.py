@@ -78,6 +78,8 @@ def register_blueprints(app: Flask) -> None:
     from portal.auth.views import bp as auth
     from portal.correlation.views import api as correlation_api
     from portal.correlation.views import bp as correlation
+    from portal.members.views import api as members_api
+    from portal.members.views import bp as members
     from portal.metrics.views import api as metrics_api
     from portal.metrics.views import bp as metrics
     from portal.observability import bp as internal
@@ -91,6 +93,7 @@ def register_blueprints(app: Flask) -> None:
         auth, auth_api, system, system_api, alerts, alerts_api, trades, trades_api,
         metrics, metrics_api, correlation, correlation_api, audit, audit_api, internal,
         openapi, apikeys, apikeys_api,
+        members, members_api,
     ):
         app.register_blueprint(blueprint)
 

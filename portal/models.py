@@ -7,6 +7,7 @@ from portal.auth.models import Membership, RevokedSession, Tenant, User
 from portal.db import Base
 from portal.idempotency import IdempotencyRecord
 from portal.market.models import Instrument, Price
+from portal.members.models import Invitation
 from portal.trades.models import Fill, Trade
 
 __all__ = [
@@ -17,6 +18,7 @@ __all__ = [
     "Fill",
     "IdempotencyRecord",
     "Instrument",
+    "Invitation",
     "Membership",
     "Price",
     "RevokedSession",

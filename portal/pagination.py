@@ -51,16 +51,20 @@ def decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
         raise ApiError(400, "cursor is not valid", "invalid_input", "cursor")
 
 
-def paginate(stmt: Select, model, limit: int, cursor: str | None) -> Page:
-    """Run `stmt` (a select of `model`, or of its columns) one page at a time, newest first."""
+def paginate(stmt: Select, model, limit: int, cursor: str | None, *, id_attr: str = "id") -> Page:
+    """Run `stmt` (a select of `model`, or of its columns) one page at a time, newest first.
+
+    `id_attr` names the column that breaks ties between equal `created_at` values (a
+    membership's is its `user_id`)."""
+    id_column = getattr(model, id_attr)
     if cursor:
         created_at, row_id = decode_cursor(cursor)
         # A row-value comparison, so PostgreSQL starts the index range scan at the cursor
         # instead of filtering its way down from the newest row.
-        stmt = stmt.where(tuple_(model.created_at, model.id) < tuple_(created_at, row_id))
+        stmt = stmt.where(tuple_(model.created_at, id_column) < tuple_(created_at, row_id))
     from portal.tenancy import session
 
-    stmt = stmt.order_by(model.created_at.desc(), model.id.desc()).limit(limit + 1)
+    stmt = stmt.order_by(model.created_at.desc(), id_column.desc()).limit(limit + 1)
     if len(stmt.column_descriptions) == 1:  # a select of the model: ORM objects
         rows = list(session.scalars(stmt))
     else:  # a select of columns: plain rows, no identity map
@@ -68,5 +72,5 @@ def paginate(stmt: Select, model, limit: int, cursor: str | None) -> Page:
     next_cursor = None
     if len(rows) > limit:
         rows = rows[:limit]
-        next_cursor = encode_cursor(rows[-1].created_at, rows[-1].id)
+        next_cursor = encode_cursor(rows[-1].created_at, getattr(rows[-1], id_attr))
     return Page(rows, next_cursor)

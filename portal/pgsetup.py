@@ -23,6 +23,13 @@ TENANT_POLICY = "tenant_isolation"
 # Login reads the signing-in user's own memberships before any tenant is chosen. SELECT only:
 # writing a membership still needs the tenant rule.
 MEMBERSHIP_SELF_READ_POLICY = "membership_self_read"
+# Opening an invitation link finds the invitation whose token hash the transaction names,
+# before any tenant is known. SELECT only: accepting it writes through the tenant rule.
+INVITATION_TOKEN_SETTING = "nullif(current_setting('app.invitation_token_hash', true), '')"
+INVITATION_TOKEN_READ_POLICY = "invitation_token_read"
+# The one write the app role may make to a shared table: accepting an invitation creates a
+# new identity. Column INSERT only, so no existing user can be changed or removed.
+USER_INSERT_COLUMNS = ("id", "email", "display_name", "password_hash", "is_active", "created_at")
 
 
 def _quote(connection: Connection, name: str) -> str:
@@ -75,6 +82,19 @@ def api_key_lookup_ddl(connection: Connection) -> list[str]:
 def drop_membership_self_read_ddl(connection: Connection) -> list[str]:
     quoted = _quote(connection, "memberships")
     return [f"DROP POLICY IF EXISTS {MEMBERSHIP_SELF_READ_POLICY} ON {quoted}"]
+
+
+def invitation_token_read_ddl(connection: Connection) -> list[str]:
+    quoted = _quote(connection, "invitations")
+    return [
+        f"CREATE POLICY {INVITATION_TOKEN_READ_POLICY} ON {quoted} FOR SELECT "
+        f"USING (token_hash = {INVITATION_TOKEN_SETTING})"
+    ]
+
+
+def drop_invitation_token_read_ddl(connection: Connection) -> list[str]:
+    quoted = _quote(connection, "invitations")
+    return [f"DROP POLICY IF EXISTS {INVITATION_TOKEN_READ_POLICY} ON {quoted}"]
 
 
 def tenant_tables(connection: Connection) -> list[str]:
@@ -134,9 +154,10 @@ def ensure_app_role(engine: Engine, app_url: str) -> None:
 def grant_app_role(engine: Engine, app_url: str) -> None:
     """Grant the app role exactly what it needs, and nothing left over from earlier runs.
 
-    CONNECT, USAGE on the schema, SELECT on shared tables (it never writes them: the owner
-    connection loads tenants, users and prices), and SELECT/INSERT/UPDATE/DELETE on
-    tenant-scoped tables, where the policies decide which rows. Ids are UUIDs, so no sequences.
+    CONNECT, USAGE on the schema, SELECT on shared tables (it never changes them: the owner
+    connection loads tenants, users and prices; accepting an invitation may only add a new
+    user, through a column INSERT grant), and SELECT/INSERT/UPDATE/DELETE on tenant-scoped
+    tables, where the policies decide which rows. Ids are UUIDs, so no sequences.
     """
     name = app_role_name(app_url)
     role = sql.Identifier(name)
@@ -159,6 +180,11 @@ def grant_app_role(engine: Engine, app_url: str) -> None:
                     sql.SQL(", ").join(sql.Identifier(table) for table in tables),
                     role,
                 ))
+        if "users" in shared_tables(connection):
+            _execute(connection, sql.SQL("GRANT INSERT ({}) ON users TO {}").format(
+                sql.SQL(", ").join(sql.Identifier(column) for column in USER_INSERT_COLUMNS),
+                role,
+            ))
 
 
 def rls_bypass_warnings(engine: Engine, app_url: str) -> list[str]:

@@ -127,15 +127,17 @@ def _set_database_tenant(session, _transaction, connection) -> None:
 @event.listens_for(UnscopedSession, "after_begin")
 def _set_database_user(session, _transaction, connection) -> None:
     # Login needs the signing-in user's memberships across tenants; the memberships policy
-    # admits rows of `app.user_id` for reading, nothing else.
-    user_id = session.info.get("user_id")
-    if user_id is not None and connection.dialect.name == "postgresql":
-        _set_transaction_setting(connection, "app.user_id", str(user_id))
-    # The API-key gate finds a key by its hash before it knows the tenant; the api_keys
-    # lookup policy admits the one row with that hash, for reading.
-    key_hash = session.info.get("api_key_hash")
-    if key_hash is not None and connection.dialect.name == "postgresql":
-        _set_transaction_setting(connection, "app.api_key_hash", key_hash)
+    # admits rows of `app.user_id` for reading, nothing else. The API-key gate finds a key by
+    # its hash before it knows the tenant, and opening an invitation link finds the invitation
+    # by its token hash: their lookup policies admit the one row with that hash, for reading.
+    if connection.dialect.name != "postgresql":
+        return
+    for setting, key in (("app.user_id", "user_id"),
+                         ("app.api_key_hash", "api_key_hash"),
+                         ("app.invitation_token_hash", "invitation_token_hash")):
+        value = session.info.get(key)
+        if value is not None:
+            _set_transaction_setting(connection, setting, str(value))
 
 
 def _factories():
@@ -167,14 +169,22 @@ def tenant_session_scope(tenant_id: uuid.UUID, *, admin: bool = False) -> Iterat
 
 @contextmanager
 def unscoped_session(*, admin: bool = False, user_id: uuid.UUID | None = None,
-                     api_key_hash: str | None = None):
-    """The one door past the tenant filter. `admin=True` connects as the owner role."""
+                     api_key_hash: str | None = None,
+                     invitation_token_hash: str | None = None):
+    """The one door past the tenant filter. `admin=True` connects as the owner role.
+
+    On PostgreSQL the app role still sees no tenant rows through it, except a user's own
+    memberships (`user_id`), the API key with this hash (`api_key_hash`) or the invitation
+    with this token hash (`invitation_token_hash`).
+    """
     factory = _factories()["admin" if admin else "unscoped"]
     db = factory()
     if user_id is not None:
         db.info["user_id"] = user_id
     if api_key_hash is not None:
         db.info["api_key_hash"] = api_key_hash
+    if invitation_token_hash is not None:
+        db.info["invitation_token_hash"] = invitation_token_hash
     try:
         yield db
         db.commit()

@@ -146,6 +146,12 @@ class ApiClient:
     def post(self, path, headers=None, **kwargs):
         return self.client.post(path, headers=self._headers(headers), **kwargs)
 
+    def patch(self, path, headers=None, **kwargs):
+        return self.client.patch(path, headers=self._headers(headers), **kwargs)
+
+    def delete(self, path, headers=None, **kwargs):
+        return self.client.delete(path, headers=self._headers(headers), **kwargs)
+
 
 @pytest.fixture
 def api_as(app):

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from flask import current_app, g, request
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from portal.apikeys import queries
 from portal.apikeys.models import ApiKey
@@ -88,6 +88,18 @@ def revoke(key_id) -> ApiKey:
     session.commit()
     session.refresh(key)
     return key
+
+
+def revoke_member_keys(user_id, reason: str) -> None:
+    """Revoke every live key of this member in the organisation, audited, in the caller's
+    transaction (members.services: a removal or demotion ends the member's access at once;
+    their keys in other organisations are untouched)."""
+    now = utcnow()
+    for key in session.scalars(select(ApiKey).where(ApiKey.user_id == user_id,
+                                                    ApiKey.revoked_at.is_(None))):
+        key.revoked_at = now
+        audit.record(session, "api_key.revoked", target_type="api_key", target_id=key.id,
+                     details={**_audit_details(key), "reason": reason})
 
 
 def usable_key(raw_key: str) -> queries.KeyRecord | None:

@@ -95,6 +95,20 @@ def _parse_uuid(value) -> uuid.UUID | None:
         return None
 
 
+def _issued_after(iat, valid_after: datetime | None) -> bool:
+    """Was the token issued at or after the membership's `sessions_valid_after`?
+
+    `iat` has whole seconds: a token of the very second of a demotion counts as earlier
+    (refused), so a demotion can never leave a session alive.
+    """
+    if valid_after is None:
+        return True
+    try:
+        return float(iat) >= valid_after.timestamp()
+    except (TypeError, ValueError, OverflowError):
+        return False
+
+
 def bind_request() -> None:
     try:
         verify_jwt_in_request()
@@ -117,6 +131,8 @@ def bind_request() -> None:
     # transaction, so a request sets its tenant once.
     membership = _active_membership(db, user_id, session_id)
     user = membership.user
+    if not _issued_after(claims.get("iat"), membership.sessions_valid_after):
+        _refuse("session ended by a change to the membership")
 
     _bind(membership, membership.role)
     g.jwt_claims = claims

@@ -1,7 +1,7 @@
 import uuid
 from datetime import datetime
 
-from sqlalchemy import Boolean, ForeignKey, Integer, String, Uuid
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Uuid
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.db import Base, TenantScoped, UTCDateTime, new_id, utcnow
@@ -49,11 +49,19 @@ class User(Base):
 
 class Membership(TenantScoped, Base):
     __tablename__ = "memberships"
+    __table_args__ = (
+        # The members list: newest first, keyset pages inside one tenant's range.
+        Index("ix_memberships_tenant_created", "tenant_id", "created_at", "user_id"),
+    )
     user_id: Mapped[uuid.UUID] = mapped_column(
         Uuid, ForeignKey("users.id"), primary_key=True
     )
     role: Mapped[str] = mapped_column(String(16))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_sign_in_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Tokens of this membership issued before this instant are refused (a demotion or a
+    # re-admission ends every earlier session in this tenant at once; see auth.context).
+    sessions_valid_after: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     user: Mapped[User] = relationship(lazy="joined")
     tenant: Mapped[Tenant] = relationship(lazy="joined")

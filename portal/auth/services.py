@@ -5,11 +5,12 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from flask import current_app, g
+from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 
 from portal import tenancy
 from portal.audit import services as audit
-from portal.auth.models import RevokedSession, User
+from portal.auth.models import Membership, RevokedSession, User
 from portal.auth.passwords import verify_password
 from portal.auth.queries import (
     MembershipChoice,
@@ -73,9 +74,21 @@ def authenticate(login: LoginRequest, *, require_tenant_choice: bool) -> SignIn:
         )
     choice = chosen[0]
     with tenancy.tenant_session_scope(choice.tenant_id) as db:
+        record_sign_in(db, user.id)
         audit.record(db, "auth.login", target_type="user", target_id=user.id,
                      actor_id=user.id, actor_email=user.email)
     return SignIn(user, choice)
+
+
+def record_sign_in(db, user_id) -> None:
+    """Note when the user last signed in to the session's tenant (the members list shows it).
+    Per membership: another organisation never learns when someone used this one."""
+    db.execute(
+        update(Membership)
+        .where(Membership.user_id == user_id)
+        .values(last_sign_in_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
 
 
 def _audit_failure(user, memberships, wanted, email, reason) -> None:
@@ -136,5 +149,6 @@ def switch_tenant(slug: str) -> MembershipChoice | None:
         return None
     end_session("auth.switch_out")
     with tenancy.tenant_session_scope(choice.tenant_id) as db:
+        record_sign_in(db, g.user.id)
         audit.record(db, "auth.switch_in", target_type="user", target_id=g.user.id)
     return choice

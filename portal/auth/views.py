@@ -50,18 +50,25 @@ def _login_limit(setting: str, scope: str, key):
     )
 
 
-login_limits = [
-    _login_limit("LOGIN_LIMIT_PER_EMAIL_CLIENT", "login-email-client",
-                 lambda: f"{_login_email()}|{_client()}"),
-    _login_limit("LOGIN_LIMIT_PER_CLIENT", "login-client", _client),
-    _login_limit("LOGIN_LIMIT_PER_EMAIL", "login-email", _login_email),
-]
+def login_budget(email):
+    """A decorator spending the login budget, with `email()` naming the account tried. Other
+    routes that check a password (accepting an invitation) pass their own `email`."""
+    limits = [
+        _login_limit("LOGIN_LIMIT_PER_EMAIL_CLIENT", "login-email-client",
+                     lambda: f"{email()}|{_client()}"),
+        _login_limit("LOGIN_LIMIT_PER_CLIENT", "login-client", _client),
+        _login_limit("LOGIN_LIMIT_PER_EMAIL", "login-email", email),
+    ]
+
+    def decorator(view):
+        for limit in limits:
+            view = limit(view)
+        return view
+
+    return decorator
 
 
-def _limited(view):
-    for limit in login_limits:
-        view = limit(view)
-    return view
+_limited = login_budget(_login_email)
 
 
 def _safe_next(target: str | None) -> str:

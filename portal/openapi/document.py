@@ -192,6 +192,9 @@ class _Builder:
                    permission: str | None) -> dict:
         responses: dict[str, Any] = {}
         for status, model in sorted(op.responses.items()):
+            if status == 204:  # No Content: nothing to describe
+                responses["204"] = {"description": HTTPStatus(204).phrase}
+                continue
             if op.content_type != "application/json":
                 schema = {"type": "string"}
             else:

@@ -20,6 +20,7 @@ from portal.audit.models import AuditRecord
 from portal.auth.models import RevokedSession, User
 from portal.db import make_engine
 from portal.idempotency import IdempotencyRecord
+from portal.members.models import Invitation, invitation_token_hash
 from portal.trades.models import Fill, Trade
 from tests import pg
 from tests.conftest import backend, build_app, make_fresh_tenant
@@ -72,7 +73,15 @@ def sample_rows(label: str, member_id: uuid.UUID) -> list:
                      expires_at=now + timedelta(hours=1)),
         ApiKey(user_id=member_id, name=f"rls {label}", prefix="ap_rls", role="admin",
                key_hash=f"rls-{label}-{uuid.uuid4().hex}"),
+        Invitation(email=f"rls-{label.lower()}@example.test", role="viewer",
+                   token_hash=invitation_token_hash(sample_invitation_token(label)),
+                   created_by=member_id, expires_at=now + timedelta(hours=72)),
     ]
+
+
+def sample_invitation_token(label: str) -> str:
+    """The link secret of tenant `label`'s sample invitation (each run has its own database)."""
+    return f"rls-invitation-{label}"
 
 
 @pytest.fixture(scope="session")

@@ -11,7 +11,7 @@ import pytest
 from alembic import command
 from sqlalchemy import text
 
-from portal import migrate, tenancy
+from portal import migrate, pgsetup, tenancy
 from portal.db import make_engine
 from tests import pg
 from tests.conftest import build_app
@@ -87,12 +87,16 @@ def test_init_db_grants_the_app_role_exactly_what_it_needs(scratch):
         assert can("has_schema_privilege", "public", "USAGE")
         assert not can("has_schema_privilege", "public", "CREATE")
         tenant_tables = {"alerts", "audit_records", "fills", "idempotency_records",
-                         "memberships", "revoked_sessions", "trades"}
+                         "invitations", "memberships", "revoked_sessions", "trades"}
         for table in ("tenants", "users", "instruments", "prices", "data_versions",
                       "alembic_version"):
             assert can("has_table_privilege", table, "SELECT"), table
             for write in ("INSERT", "UPDATE", "DELETE", "TRUNCATE"):
                 assert not can("has_table_privilege", table, write), (table, write)
+        # Accepting an invitation may add a new user: INSERT on exactly these columns.
+        for column in pgsetup.USER_INSERT_COLUMNS:
+            assert can("has_column_privilege", "users", column, "INSERT"), column
+            assert not can("has_column_privilege", "users", column, "UPDATE"), column
         for table in tenant_tables:
             for needed in ("SELECT", "INSERT", "UPDATE", "DELETE"):
                 assert can("has_table_privilege", table, needed), (table, needed)

@@ -388,3 +388,67 @@ def test_the_user_setting_never_lets_a_membership_be_written(app_role_engine, wa
             {"t": walled_tenants["A"], "u": user_id},
         )
     assert rejected_by_policy(refused.value)
+
+
+# --- opening an invitation link reads that one invitation across tenants, and nothing else ---
+
+
+def test_the_invitation_token_read_policy_shows_only_the_invitation_of_that_token(
+    app, walled_tenants
+):
+    from portal.members.invitation_lookup import open_invitation
+    from portal.members.models import Invitation, invitation_token_hash
+    from tests.postgres.conftest import sample_invitation_token
+
+    token = sample_invitation_token("A")
+    with app.app_context():
+        with tenancy.unscoped_session(invitation_token_hash=invitation_token_hash(token)) as db:
+            invitations = db.scalars(select(Invitation)).all()
+            memberships = db.scalar(select(func.count()).select_from(Membership))
+            alerts = db.scalar(select(func.count()).select_from(Alert))
+        with tenancy.unscoped_session() as db:
+            without_hash = db.scalar(select(func.count()).select_from(Invitation))
+        ticket = open_invitation(token)
+    assert [(i.tenant_id, i.email) for i in invitations] == [
+        (walled_tenants["A"], "rls-a@example.test")]
+    assert memberships == alerts == without_hash == 0
+    assert ticket is not None and ticket.tenant_id == walled_tenants["A"]
+
+
+def test_the_invitation_token_setting_never_lets_an_invitation_be_written(
+    app_role_engine, walled_tenants
+):
+    from portal.members.models import invitation_token_hash
+    from tests.postgres.conftest import sample_invitation_token
+
+    digest = invitation_token_hash(sample_invitation_token("B"))
+    with app_role_engine.begin() as connection:
+        connection.execute(text("SELECT set_config('app.invitation_token_hash', :h, true)"),
+                           {"h": digest})
+        changed = connection.execute(text(
+            "UPDATE invitations SET role = 'admin' WHERE token_hash = :h"), {"h": digest})
+        assert changed.rowcount == 0
+        gone = connection.execute(text("DELETE FROM invitations WHERE token_hash = :h"),
+                                  {"h": digest})
+        assert gone.rowcount == 0
+    with pytest.raises(ProgrammingError) as refused, app_role_engine.begin() as connection:
+        connection.execute(text("SELECT set_config('app.invitation_token_hash', :h, true)"),
+                           {"h": digest})
+        connection.execute(text(
+            "INSERT INTO invitations (tenant_id, id, email, role, token_hash, created_at,"
+            " expires_at) VALUES (:t, gen_random_uuid(), 'x@example.test', 'admin', :h, now(),"
+            " now() + interval '1 day')"), {"t": walled_tenants["B"], "h": digest})
+    assert rejected_by_policy(refused.value)
+
+
+def test_the_app_role_may_add_a_user_but_never_change_or_remove_one(app_role_engine):
+    email = f"grant-{uuid.uuid4().hex[:8]}@example.test"
+    with app_role_engine.begin() as connection:
+        connection.execute(text(
+            "INSERT INTO users (id, email, display_name, password_hash, is_active, created_at)"
+            " VALUES (gen_random_uuid(), :e, 'Grant', 'x', true, now())"), {"e": email})
+    for statement in ("UPDATE users SET password_hash = 'stolen' WHERE email = :e",
+                      "DELETE FROM users WHERE email = :e"):
+        with pytest.raises(ProgrammingError) as refused, app_role_engine.begin() as connection:
+            connection.execute(text(statement), {"e": email})
+        assert isinstance(refused.value.orig, psycopg.errors.InsufficientPrivilege)

@@ -10,12 +10,14 @@ DOMAIN_FILES = [
     if path.name in {"views.py", "queries.py", "services.py", "schemas.py"}
 ]
 # The only modules allowed to open the unscoped session: login and the tenant switcher (a user's
-# own memberships), commands, the seeder, the trade matcher run by commands, and tenancy itself.
+# own memberships), opening an invitation link (the one invitation of that token), commands, the
+# seeder, the trade matcher run by commands, and tenancy itself.
 UNSCOPED_ALLOWED = {
     "portal/tenancy.py",
     "portal/auth/queries.py",
     # the API-key gate's lookup by hash, before any tenant is known (one row, SELECT only)
     "portal/apikeys/queries.py",
+    "portal/members/invitation_lookup.py",
     "portal/commands.py",
     "portal/seed.py",
     "portal/trades/commands.py",

@@ -54,6 +54,16 @@ CONTRACT = {
     ("GET", "/correlation"): "view_metrics",
     ("GET", "/status"): SIGNED_IN,
     ("GET", "/audit"): "view_audit_logs",
+    ("GET", "/api/members"): "manage_users",
+    ("PATCH", "/api/members/<id>"): "manage_users",
+    ("DELETE", "/api/members/<id>"): "manage_users",
+    ("POST", "/api/invitations"): "manage_users",
+    ("GET", "/api/invitations"): "manage_users",
+    ("POST", "/api/invitations/<id>/revoke"): "manage_users",
+    ("GET", "/admin/members"): "manage_users",
+    # Opening and accepting an invitation: the person has no token for the organisation yet.
+    ("GET", "/invite/<id>"): PUBLIC,
+    ("POST", "/invite/<id>"): PUBLIC,
 }
 # Public for the JWT hook; guarded by their own bearer setting.
 OWN_GUARD = {("GET", "/internal/metrics")}

@@ -1,0 +1,1 @@
+"""An organisation's members: the list, role changes, removal and invitations."""
