@@ -38,7 +38,7 @@ import time
 import urllib.error
 import urllib.request
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -280,11 +280,24 @@ class Server:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
+    def worker_pids(self) -> list[str]:
+        children = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children")
+        return children.read_text().split()
+
+    def cpu_seconds(self) -> float:
+        """User + system CPU the workers have used so far: what a request costs the server,
+        whatever else the shared machine is doing (wall times are not)."""
+        ticks = 0
+        for pid in self.worker_pids():
+            with contextlib.suppress(OSError):
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+                ticks += int(fields[11]) + int(fields[12])  # utime, stime
+        return ticks / os.sysconf("SC_CLK_TCK")
+
     def worker_peak_rss_mib(self) -> list[float]:
         """VmHWM (peak resident set) of each gunicorn worker, in MiB."""
         peaks = []
-        children = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children")
-        for pid in children.read_text().split():
+        for pid in self.worker_pids():
             with contextlib.suppress(OSError):
                 for line in Path(f"/proc/{pid}/status").read_text().splitlines():
                     if line.startswith("VmHWM:"):
@@ -404,6 +417,8 @@ class Run:
     p50_ms: float
     p99_ms: float
     errors: int
+    requests: int
+    cpu_ms: float = 0.0  # the workers' CPU per request
 
     @property
     def ms_per_request(self) -> float:
@@ -418,42 +433,49 @@ def wrk(url: str, script: Path, seconds: int) -> Run:
     line = next(line for line in output.splitlines() if line.startswith("BENCH "))
     figures = json.loads(line.removeprefix("BENCH "))
     return Run(figures["requests"] / (figures["duration_us"] / 1e6), figures["p50_us"] / 1000,
-               figures["p99_us"] / 1000, figures["socket_errors"] + figures["non2xx"])
+               figures["p99_us"] / 1000, figures["socket_errors"] + figures["non2xx"],
+               figures["requests"])
 
 
 def measure(server: Server, path: str, script: Path, size: Size) -> Run:
     wrk(server.url + path, script, size.warmup)
+    cpu = server.cpu_seconds()
     run = wrk(server.url + path, script, size.seconds)
+    run = replace(run, cpu_ms=(server.cpu_seconds() - cpu) * 1000 / max(run.requests, 1))
     print(f"  {server.name:<28} {path:<12} {run.rps:8.0f} req/s  p50 {run.p50_ms:6.1f} ms"
-          f"  p99 {run.p99_ms:6.1f} ms  errors {run.errors}", flush=True)
+          f"  p99 {run.p99_ms:6.1f} ms  cpu {run.cpu_ms:5.2f} ms/req  errors {run.errors}",
+          flush=True)
     return run
 
 
 # --- cold correlation and risk -------------------------------------------------------------
 
 
-def timed_get(url: str, token: str) -> float:
+def timed_get(server: "Server", url: str, token: str) -> tuple[float, float]:
+    """Wall time and the workers' CPU time of one request, in ms."""
     request = urllib.request.Request(url, headers={"Authorization": f"Bearer {token}"})
+    cpu = server.cpu_seconds()
     started = time.perf_counter()
     with urllib.request.urlopen(request, timeout=60) as response:
         response.read()
         if response.status != 200:
             raise RuntimeError(f"{url} answered {response.status}")
-    return (time.perf_counter() - started) * 1000
+    return (time.perf_counter() - started) * 1000, (server.cpu_seconds() - cpu) * 1000
 
 
-def analytics_timings(server: Server, tokens: list[str], size: Size) -> dict[str, list[float]]:
+def analytics_timings(server: Server, tokens: list[str], size: Size
+                      ) -> dict[str, list[tuple[float, float]]]:
     """Each sample is a different tenant's first request for that figure, so no result is
     cached for it; the shared closes may be (they are the same for every tenant)."""
     symbols = ",".join(f"S{index:02d}" for index in range(size.symbols))
-    timings: dict[str, list[float]] = {}
+    timings: dict[str, list[tuple[float, float]]] = {}
     fresh = iter(tokens)
     for method in ("pearson", "spearman", "kendall"):
         url = (f"{server.url}/api/correlation/matrix?symbols={symbols}&lookback_days=1260"
                f"&method={method}")
-        timings[method] = [timed_get(url, next(fresh)) for _ in range(size.samples)]
+        timings[method] = [timed_get(server, url, next(fresh)) for _ in range(size.samples)]
     url = f"{server.url}/api/metrics/risk?lookback_days=1260"
-    timings["risk"] = [timed_get(url, next(fresh)) for _ in range(size.samples)]
+    timings["risk"] = [timed_get(server, url, next(fresh)) for _ in range(size.samples)]
     return timings
 
 
@@ -541,22 +563,26 @@ def main(argv: list[str] | None = None) -> None:
                    for path in ENDPOINTS for server in (baseline, portal, bypass, pooled)}
 
         print("\nCold analytics on the portal (one request at a time, ms, median of "
-              f"{size.samples} tenants' first requests)")
+              f"{size.samples} tenants' first requests; cpu = the workers' CPU time)")
         timings = analytics_timings(portal, tokens, size)
         for name, samples in timings.items():
             label = f"correlation {name}" if name != "risk" else "risk metrics"
-            print(f"  {label:<24} median {statistics.median(samples):7.1f}  "
-                  f"first {samples[0]:7.1f}  max {max(samples):7.1f}")
+            walls, cpus = [wall for wall, _ in samples], [cpu for _, cpu in samples]
+            print(f"  {label:<24} wall median {statistics.median(walls):7.1f}  "
+                  f"first {walls[0]:7.1f}  cpu median {statistics.median(cpus):6.1f}  "
+                  f"first {cpus[0]:6.1f}")
 
         print("\nSummary (phase B)")
-        print("| endpoint | server | req/s | p50 ms | p99 ms | x baseline time/request |")
-        print("|---|---|---:|---:|---:|---:|")
+        print("| endpoint | server | req/s | p50 ms | p99 ms | x baseline time/request "
+              "| CPU ms/request | x baseline CPU |")
+        print("|---|---|---:|---:|---:|---:|---:|---:|")
         for path in ENDPOINTS:
             base = phase_b[(baseline.name, path)]
             for server in (baseline, portal, bypass, pooled):
                 run = phase_b[(server.name, path)]
                 print(f"| `{path}` | {server.name} | {run.rps:.0f} | {run.p50_ms:.1f} | "
-                      f"{run.p99_ms:.1f} | {ratio(run, base):.2f} |")
+                      f"{run.p99_ms:.1f} | {ratio(run, base):.2f} | {run.cpu_ms:.2f} | "
+                      f"{run.cpu_ms / base.cpu_ms:.2f} |")
         for path in ENDPOINTS:
             rls = ratio(phase_b[(portal.name, path)], phase_b[(bypass.name, path)])
             change = ratio(phase_b[(portal.name, path)], phase_a[path])
