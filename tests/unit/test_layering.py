@@ -59,3 +59,11 @@ def test_only_named_places_open_the_unscoped_session():
         if "unscoped_session" in path.read_text() or "UnscopedSession" in path.read_text()
     }
     assert users <= UNSCOPED_ALLOWED, users - UNSCOPED_ALLOWED
+
+
+def test_the_invitation_lookup_only_reads():
+    """The cross-tenant door of the members domain finds one invitation by its token hash;
+    writing (accepting) goes through the invitation's own tenant session elsewhere."""
+    source = (PORTAL / "members" / "invitation_lookup.py").read_text()
+    for write in (".add(", ".delete(", ".merge(", "update(", "insert(", "delete(", ".flush("):
+        assert write not in source, write
