@@ -17,10 +17,23 @@ HTMX_LOCAL_FILE = "vendor/htmx.min.js"
 NPM_REGISTRY = "https://registry.npmjs.org"
 
 DEV_SECRET = "dev-only-secret-change-me-in-production-0123456789"
+# HS256 keys shorter than the hash are guessable offline from one token (RFC 7518 §3.2).
+MIN_KEY_BYTES = 32
+MAX_CONTENT_LENGTH = 1024 * 1024
 
 
 class ConfigurationError(RuntimeError):
     """A setting is missing or malformed; the message names it and says what to do."""
+
+
+def _check_key_lengths(config: dict) -> None:
+    keys = [("PORTAL_SECRET_KEY", config["SECRET_KEY"]),
+            ("PORTAL_JWT_SECRET_KEY", config["JWT_SECRET_KEY"])]
+    keys += [("PORTAL_JWT_PREVIOUS_KEYS", key) for key in config["JWT_PREVIOUS_KEYS"]]
+    for name, key in keys:
+        if len(key.encode()) < MIN_KEY_BYTES:
+            raise ConfigurationError(f"{name} must be at least {MIN_KEY_BYTES} bytes outside "
+                                     f"development (got {len(key.encode())})")
 
 
 def _seconds(env, name: str, default: str) -> int:
@@ -96,7 +109,7 @@ def from_environment(instance_path: str) -> dict:
     database_url = _database_url(
         env, "PORTAL_DATABASE_URL", f"sqlite:///{os.path.join(instance_path, 'portal.sqlite3')}"
     )
-    return {
+    config = {
         "PORTAL_ENV": portal_env,
         "SECRET_KEY": secret,
         "DATABASE_URL": database_url,
@@ -162,4 +175,9 @@ def from_environment(instance_path: str) -> dict:
         "JWT_PREVIOUS_KEYS": _key_list(env.get("PORTAL_JWT_PREVIOUS_KEYS")),
         # Redis down: count in this process's memory (with a WARNING) rather than fail requests.
         "RATELIMIT_IN_MEMORY_FALLBACK_ENABLED": True,
+        # Request bodies above this answer 413 (portal.web); no endpoint needs more.
+        "MAX_CONTENT_LENGTH": int(env.get("PORTAL_MAX_CONTENT_LENGTH", str(MAX_CONTENT_LENGTH))),
     }
+    if not development:
+        _check_key_lengths(config)
+    return config

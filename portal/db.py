@@ -4,7 +4,6 @@ Sessions live in `portal.tenancy`: the tenant-bound one that blueprints use and 
 explicitly named unscoped session for login, commands and migrations.
 """
 
-import re
 import uuid
 from datetime import UTC, datetime
 from decimal import ROUND_HALF_EVEN, Decimal, localcontext
@@ -39,17 +38,6 @@ class Base(DeclarativeBase):
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
-
-
-_ISO_DATE_START = re.compile(r"^\s*\d{4}-\d{2}-\d{2}")
-
-
-def iso_instant_text(value):
-    """Refuse query-string times that are not ISO 8601 before pydantic reads them: it would
-    take "0.5" or "1700000000" as a Unix timestamp, which no filter of ours documents."""
-    if isinstance(value, str) and value.strip() and not _ISO_DATE_START.match(value):
-        raise ValueError("must be an ISO 8601 date or date-time, e.g. 2024-05-01T09:30:00Z")
-    return value
 
 
 class UTCDateTime(TypeDecorator):

@@ -13,6 +13,7 @@ from datetime import datetime
 
 from sqlalchemy import Select, tuple_
 
+from portal.times import as_utc
 from portal.web import ApiError
 
 DEFAULT_LIMIT = 50
@@ -43,11 +44,16 @@ def encode_cursor(created_at: datetime, row_id: uuid.UUID) -> str:
 
 
 def decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
+    """The (created_at, id) a cursor carries. Only what `encode_cursor` writes decodes: an
+    aware date-time that is on the UTC calendar (not a bare date, not year 1 at +14:00)."""
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
         created_at, row_id = json.loads(base64.urlsafe_b64decode(padded.encode()))
-        return datetime.fromisoformat(created_at), uuid.UUID(row_id)
-    except (ValueError, TypeError, json.JSONDecodeError):
+        created = datetime.fromisoformat(created_at)
+        if created.tzinfo is None:
+            raise ValueError("a cursor's time carries its offset")
+        return as_utc(created), uuid.UUID(row_id)
+    except (ValueError, TypeError, OverflowError):
         raise ApiError(400, "cursor is not valid", "invalid_input", "cursor")
 
 

@@ -41,6 +41,7 @@ ERROR_CODES = {
     404: "not_found",
     405: "method_not_allowed",
     409: "conflict",
+    413: "payload_too_large",
     415: "unsupported_media_type",
     422: "unprocessable",
     429: "rate_limited",
@@ -195,6 +196,9 @@ def field_errors(exc: ValidationError) -> dict[str, str]:
 
 def _error_response(status: int, message: str, code: str | None = None, field: str | None = None,
                     headers: dict | None = None):
+    if status in (401, 403, 429):
+        # Refusals are what an attack looks like from here: visible at WARNING, with why.
+        log.warning("request refused (%s): %s", status, code or message)
     if is_api_request() or request.accept_mimetypes.best == "application/json":
         response = api_error(status, message, code, field)
     else:
@@ -263,6 +267,10 @@ def register_errorhandlers(app: Flask) -> None:
             headers.pop("Content-Length", None)
         elif status == 404:
             message = "Not found."
+        elif status == 413:
+            limit = current_app.config["MAX_CONTENT_LENGTH"]
+            message = f"body: the request is larger than the {limit // 1024} KiB limit"
+            return _error_response(status, message, field="body")
         else:
             message = exc.description or "Request failed."
         return _error_response(status, message, headers=headers)
@@ -317,38 +325,53 @@ def _security_headers(response):
     return response
 
 
-def _nul_field(value: Any, path: str) -> str | None:
-    """The first place in a parsed JSON body that holds a NUL character."""
-    if isinstance(value, str):
-        return path if "\x00" in value else None
-    if isinstance(value, dict):
-        items = value.items()
-    elif isinstance(value, list):
-        items = enumerate(value)
-    else:
-        return None
-    for key, item in items:
-        found = _nul_field(key, path) if isinstance(key, str) else None
-        found = found or _nul_field(item, f"{path}.{key}" if path else str(key))
-        if found:
-            return found
+MAX_JSON_DEPTH = 32
+
+
+def _json_problem(body: Any) -> tuple[str, str] | None:
+    """(field, problem) for the first place in a parsed JSON body that holds a NUL character
+    or nests deeper than any endpoint needs; walked without recursion."""
+    stack = [(body, "", 0)]
+    while stack:
+        value, path, depth = stack.pop()
+        if isinstance(value, str):
+            if "\x00" in value:
+                return path or "body", "must not contain a NUL character"
+            continue
+        if isinstance(value, dict):
+            items = list(value.items())
+        elif isinstance(value, list):
+            items = list(enumerate(value))
+        else:
+            continue
+        if depth >= MAX_JSON_DEPTH:
+            return "body", f"must not nest more than {MAX_JSON_DEPTH} levels deep"
+        for key, item in reversed(items):
+            if isinstance(key, str) and "\x00" in key:
+                return path or "body", "must not contain a NUL character"
+            stack.append((item, f"{path}.{key}" if path else str(key), depth + 1))
     return None
 
 
-def refuse_nul_characters() -> None:
-    """No text field anywhere may hold a NUL: PostgreSQL cannot store or compare one, and no
-    real input needs it. Checked once for every request, so no endpoint can forget."""
+def refuse_unusable_input() -> None:
+    """No text field anywhere may hold a NUL (PostgreSQL cannot store or compare one, and no
+    real input needs it), and a JSON body may not nest past MAX_JSON_DEPTH (or past what the
+    parser itself survives). Checked once for every request, so no endpoint can forget."""
     for source in (request.args, request.form):
         for name, value in source.items(multi=True):
             if "\x00" in value or "\x00" in name:
                 raise ApiError(400, f"{name}: must not contain a NUL character",
                                "invalid_input", name)
     if request.is_json:
-        field = _nul_field(request.get_json(silent=True), "")
-        if field is not None:
-            field = field or "body"
-            raise ApiError(400, f"{field}: must not contain a NUL character",
-                           "invalid_input", field)
+        try:
+            body = request.get_json(silent=True)
+        except RecursionError:
+            raise ApiError(400, f"body: must not nest more than {MAX_JSON_DEPTH} levels deep",
+                           "invalid_input", "body")
+        problem = _json_problem(body)
+        if problem is not None:
+            field, message = problem
+            raise ApiError(400, f"{field}: {message}", "invalid_input", field)
 
 
 def init_app(app: Flask) -> None:
@@ -362,7 +385,7 @@ def init_app(app: Flask) -> None:
         g.started_at = time.perf_counter()
         incoming = request.headers.get("X-Request-ID", "")
         g.request_id = incoming if _REQUEST_ID.match(incoming) else uuid.uuid4().hex
-        refuse_nul_characters()
+        refuse_unusable_input()
 
     @app.after_request
     def _finish_request(response):
@@ -410,6 +433,8 @@ def local_path(target: str | None) -> str | None:
     are other hosts to a browser."""
     if not target or not target.startswith("/") or target.startswith(("//", "/\\")):
         return None
+    if any(ord(char) < 0x20 or ord(char) == 0x7F for char in target):
+        return None  # CR/LF would split the Location header; no real path holds them
     parts = urlsplit(target)
     if parts.scheme or parts.netloc:
         return None

@@ -10,6 +10,7 @@ from portal.auth.models import Membership, User
 from portal.db import public_columns
 from portal.pagination import MAX_LIMIT, Page, decode_cursor, paginate
 from portal.tenancy import session
+from portal.times import within
 from portal.web import ApiError, get_or_404
 
 
@@ -24,11 +25,7 @@ def _filtered(filters: AlertFilters) -> Select:
         stmt = stmt.where(Alert.acknowledged_at.is_(None))
     if filters.source is not None:
         stmt = stmt.where(Alert.source == filters.source)
-    if filters.since is not None:
-        stmt = stmt.where(Alert.created_at >= filters.since)
-    if filters.until is not None:
-        stmt = stmt.where(Alert.created_at <= filters.until)
-    return stmt
+    return within(stmt, Alert.created_at, filters)
 
 
 def list_alerts(filters: AlertFilters, limit: int, cursor: str | None) -> Page:

@@ -2,7 +2,6 @@
 
 import re
 import uuid
-from datetime import UTC, date, datetime, time
 from typing import Annotated, Literal
 
 from pydantic import (
@@ -11,18 +10,17 @@ from pydantic import (
     ConfigDict,
     Field,
     StringConstraints,
-    ValidationInfo,
     field_validator,
 )
 from werkzeug.datastructures import MultiDict
 
 from portal.alerts.models import Alert
 from portal.pagination import Page
+from portal.times import TimeRange, UtcText
 
 Severity = Literal["info", "warning", "error", "critical"]
 
 MAX_TAGS = 20
-_DATE_ONLY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 # Control characters (NUL above all, which PostgreSQL refuses outright) have no business in an
 # alert's one-line fields; a message may still span lines.
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
@@ -82,25 +80,7 @@ def _blank_to_none(value):
     return value
 
 
-def parse_instant(raw: str, *, end_of_day: bool = False) -> datetime:
-    """An ISO 8601 date or date-time as an aware UTC datetime.
-
-    A bare date means the start of that day (UTC), or its last microsecond with `end_of_day`,
-    so `until=2024-05-01` includes all of 1 May. A date-time without an offset is UTC.
-    """
-    try:
-        if _DATE_ONLY.match(raw):
-            day = date.fromisoformat(raw)
-            return datetime.combine(day, time.max if end_of_day else time.min, tzinfo=UTC)
-        value = datetime.fromisoformat(raw)
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-    except (ValueError, OverflowError):
-        raise ValueError(
-            "must be an ISO 8601 date or date-time, e.g. 2024-05-01 or 2024-05-01T09:30:00Z"
-        )
-
-
-class AlertFilters(BaseModel):
+class AlertFilters(TimeRange):
     """The list filters, shared by the JSON list and the page (query-string values)."""
 
     model_config = ConfigDict(frozen=True)
@@ -108,8 +88,6 @@ class AlertFilters(BaseModel):
     severity: Severity | None = None
     acknowledged: bool | None = None
     source: str | None = Field(default=None, max_length=100)
-    since: datetime | None = None
-    until: datetime | None = None
 
     @classmethod
     def from_query(cls, args: MultiDict) -> "AlertFilters":
@@ -136,22 +114,6 @@ class AlertFilters(BaseModel):
             return value.lower() == "true"
         raise ValueError("must be true or false")
 
-    @field_validator("since", "until", mode="before")
-    @classmethod
-    def _instant(cls, value, info: ValidationInfo):
-        value = _blank_to_none(value)
-        if value is None or isinstance(value, datetime):
-            return value
-        return parse_instant(str(value), end_of_day=info.field_name == "until")
-
-    @field_validator("until")
-    @classmethod
-    def _not_before_since(cls, value, info: ValidationInfo):
-        since = info.data.get("since")
-        if value is not None and since is not None and value < since:
-            raise ValueError("must not be before since")
-        return value
-
     def as_query(self) -> dict[str, str]:
         """The filters as query-string values, for links that keep them (Older, polling)."""
         query: dict[str, str] = {}
@@ -161,10 +123,7 @@ class AlertFilters(BaseModel):
             query["acknowledged"] = "true" if self.acknowledged else "false"
         if self.source:
             query["source"] = self.source
-        for name in ("since", "until"):
-            value = getattr(self, name)
-            if value is not None:
-                query[name] = value.isoformat().replace("+00:00", "Z")
+        query.update(self.range_query())
         return query
 
 
@@ -175,10 +134,10 @@ class AlertOut(BaseModel):
     severity: str
     source: str
     tags: list[str]
-    created_at: datetime
+    created_at: UtcText
     created_by: uuid.UUID | None
     acknowledged: bool
-    acknowledged_at: datetime | None
+    acknowledged_at: UtcText | None
     acknowledged_by: uuid.UUID | None
 
     @classmethod

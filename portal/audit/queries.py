@@ -6,6 +6,7 @@ from portal.audit.models import AuditRecord
 from portal.audit.schemas import AuditFilter
 from portal.pagination import Page, paginate
 from portal.tenancy import session
+from portal.times import within
 
 
 def audit_page(filters: AuditFilter, limit: int, cursor: str | None) -> Page:
@@ -13,10 +14,7 @@ def audit_page(filters: AuditFilter, limit: int, cursor: str | None) -> Page:
     stmt = select(AuditRecord)
     if filters.action:
         stmt = stmt.where(AuditRecord.action == filters.action)
-    if filters.since:
-        stmt = stmt.where(AuditRecord.created_at >= filters.since)
-    if filters.until:
-        stmt = stmt.where(AuditRecord.created_at < filters.until)
+    stmt = within(stmt, AuditRecord.created_at, filters)
     return paginate(stmt, AuditRecord, limit, cursor)
 
 

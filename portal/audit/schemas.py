@@ -1,34 +1,19 @@
 """Audit log filters (query parameters) and the JSON shape of a record."""
 
 import uuid
-from datetime import UTC, datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_serializer, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from portal.db import iso_instant_text
+from portal.times import TimeRange, UtcText
 
 
-class AuditFilter(BaseModel):
-    """`since` is inclusive, `until` exclusive; times without a zone are UTC."""
+class AuditFilter(TimeRange):
+    """The audit log's filters; the range is every list's (portal.times)."""
 
     model_config = ConfigDict(extra="ignore", str_strip_whitespace=True)
 
     action: str | None = Field(default=None, max_length=64)
-    since: datetime | None = None
-    until: datetime | None = None
-
-    @field_validator("since", "until", mode="before")
-    @classmethod
-    def _iso(cls, value):
-        return iso_instant_text(value)
-
-    @field_validator("since", "until")
-    @classmethod
-    def _utc(cls, value: datetime | None) -> datetime | None:
-        if value is None:
-            return None
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
     @classmethod
     def from_args(cls, args) -> "AuditFilter":
@@ -40,7 +25,7 @@ class AuditRecordOut(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
     id: uuid.UUID
-    created_at: datetime
+    created_at: UtcText
     actor_id: uuid.UUID | None
     actor_email: str
     action: str
@@ -49,10 +34,6 @@ class AuditRecordOut(BaseModel):
     client_addr: str
     request_id: str
     details: dict[str, Any]
-
-    @field_serializer("created_at")
-    def _iso_utc(self, value: datetime) -> str:
-        return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
     @field_validator("details", mode="before")
     @classmethod

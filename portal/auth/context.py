@@ -7,9 +7,11 @@ tenant-bound session.
 """
 
 import logging
+import math
 import re
+import time
 import uuid
-from datetime import UTC, datetime
+from datetime import datetime
 
 from blinker import Namespace
 from flask import current_app, g, redirect, request, url_for
@@ -36,7 +38,8 @@ _SESSION_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")  # what fits revoked_sessions.s
 
 signals = Namespace()
 # Sent with `reason=` whenever a request is refused for a tenant-context reason (bad or
-# revoked token, unknown or suspended tenant, no membership). Metrics count it.
+# revoked token, unknown or suspended tenant, no membership). Metrics count only the reasons
+# that concern isolation (portal.observability.ISOLATION_REASONS).
 tenant_refused = signals.signal("tenant-refused")
 
 
@@ -62,7 +65,7 @@ def unauthorized_response(message: str = "Authentication required."):
 
 def _refuse(reason: str, message: str = "Authentication required."):
     tenant_refused.send(current_app._get_current_object(), reason=reason)
-    log.info("request refused: %s", reason)
+    log.warning("request refused: %s", reason)
     raise Unauthorized(reason, message)
 
 
@@ -114,9 +117,18 @@ def bind_request() -> None:
         verify_jwt_in_request()
     except CSRFError:
         raise ApiError(403, "Missing or invalid CSRF token; reload the page.", "csrf_failed")
-    except (JWTExtendedException, PyJWTError) as exc:
+    except (JWTExtendedException, PyJWTError, TypeError, ValueError, OverflowError) as exc:
+        # PyJWT checks `exp`, `iat` and `nbf` with int(): a list or an infinite number in a
+        # correctly signed token raises TypeError or OverflowError, not a PyJWTError.
         _refuse(f"invalid token: {type(exc).__name__}")
     claims = get_jwt()
+    expires = claims.get("exp")
+    if isinstance(expires, bool) or not isinstance(expires, int | float) or not math.isfinite(
+            expires):
+        _refuse("invalid token: no usable exp claim")
+    lifetime = current_app.config["JWT_ACCESS_TOKEN_EXPIRES"].total_seconds()
+    if expires - time.time() > lifetime + 60:
+        _refuse("invalid token: exp beyond any token this portal issues")
     tenant_id = _parse_uuid(claims.get("tenant_id"))
     user_id = _parse_uuid(claims.get("sub"))
     session_id = claims.get("sid")
@@ -141,8 +153,8 @@ def bind_request() -> None:
         "Authorization" not in request.headers
         and current_app.config["JWT_ACCESS_COOKIE_NAME"] in request.cookies
     )
-    remaining = datetime.fromtimestamp(claims["exp"], UTC) - datetime.now(UTC)
-    if from_cookie and remaining < current_app.config["TOKEN_REFRESH_WINDOW"]:
+    remaining = expires - time.time()  # seconds; any exp PyJWT accepted, even year 10000+
+    if from_cookie and remaining < current_app.config["TOKEN_REFRESH_WINDOW"].total_seconds():
         # Implicit refresh. Decided before the view runs so the page it renders already
         # carries the new token's CSRF value in its forms.
         g.refreshed_token = issue_token(user, membership, session_id)
@@ -160,12 +172,14 @@ def _active_membership(db, user_id: uuid.UUID, session_id: str | None = None) ->
     membership = standing.membership
     if membership is None:
         if standing.tenant is None:
-            _refuse("unknown or suspended tenant")
+            _refuse("unknown tenant")
+        if not standing.tenant.is_active:
+            _refuse("suspended tenant")
         if standing.user is None:
             _refuse("unknown or deactivated user")
         _refuse("user is not a member of the token's tenant")
     if not standing.tenant.is_active:
-        _refuse("unknown or suspended tenant")
+        _refuse("suspended tenant")
     if not standing.user.is_active:
         _refuse("unknown or deactivated user")
     if standing.session_revoked:
@@ -241,6 +255,15 @@ def init_app(app) -> None:
         bind_request()
 
     app.after_request(_send_refreshed_token)
+
+    @app.after_request
+    def _private_to_the_signed_in(response):
+        # Whatever a route behind the token check answers (the page, a fragment, JSON, even
+        # the refusal) depends on who asks: no shared cache may keep or reuse it.
+        if not _is_public_endpoint() or g.get("user") is not None:
+            response.headers["Cache-Control"] = "no-store"
+            response.vary.add("Cookie")
+        return response
 
     @app.context_processor
     def _tenant_switcher() -> dict:

@@ -8,6 +8,7 @@ from portal.db import public_columns
 from portal.market.models import Instrument
 from portal.pagination import Page, paginate
 from portal.tenancy import session
+from portal.times import within
 from portal.trades.models import FINISHED_STATUSES, Trade, TradeRow
 from portal.trades.schemas import TradeFilters
 from portal.web import get_or_404
@@ -22,11 +23,7 @@ def _filtered(filters: TradeFilters) -> Select:
         stmt = stmt.where(Trade.side == filters.side)
     if filters.status:
         stmt = stmt.where(Trade.status == filters.status)
-    if filters.since:
-        stmt = stmt.where(Trade.created_at >= filters.since)
-    if filters.until:
-        stmt = stmt.where(Trade.created_at < filters.until)
-    return stmt
+    return within(stmt, Trade.created_at, filters)
 
 
 def _page(stmt: Select, limit: int, cursor: str | None) -> Page:

@@ -5,7 +5,6 @@ them as strings so no digit is lost to a float on either side.
 """
 
 import uuid
-from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Annotated, Literal
 
@@ -18,14 +17,10 @@ from pydantic import (
     field_validator,
 )
 
-from portal.db import decimal_string, iso_instant_text, plain_decimal
+from portal.db import decimal_string, plain_decimal
 from portal.market.services import SYMBOL
 from portal.pagination import Page
-
-
-def _utc(value: datetime) -> datetime:
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
+from portal.times import TimeRange, UtcText
 
 # Money columns hold 28 digits, 10 after the point: input is capped so storage stays exact.
 Quantity = Annotated[
@@ -35,9 +30,6 @@ LimitPrice = Annotated[
     Decimal, Field(gt=0, le=Decimal("1e9"), max_digits=28, decimal_places=10)
 ]
 DecimalText = Annotated[Decimal, PlainSerializer(decimal_string, return_type=str)]
-UtcText = Annotated[
-    datetime, PlainSerializer(lambda value: _utc(value).isoformat(), return_type=str)
-]
 
 
 class OrderRequest(BaseModel):
@@ -91,7 +83,7 @@ def order_from_form(form) -> dict:
 
 
 
-class TradeFilters(BaseModel):
+class TradeFilters(TimeRange):
     """Query-string filters of the trade lists. Unknown values answer 400, naming the field."""
 
     model_config = ConfigDict(str_strip_whitespace=True)
@@ -99,8 +91,6 @@ class TradeFilters(BaseModel):
     symbol: str | None = Field(default=None, max_length=16)
     side: Literal["buy", "sell"] | None = None
     status: Literal["pending", "filled", "cancelled", "rejected"] | None = None
-    since: datetime | None = None
-    until: datetime | None = None
 
     @field_validator("symbol")
     @classmethod
@@ -112,20 +102,10 @@ class TradeFilters(BaseModel):
             raise ValueError("symbol must be a ticker such as AAPL")
         return value
 
-    @field_validator("side", "status", "since", "until", mode="before")
+    @field_validator("side", "status", mode="before")
     @classmethod
     def _blank_is_none(cls, value):
         return None if isinstance(value, str) and not value.strip() else value
-
-    @field_validator("since", "until", mode="before")
-    @classmethod
-    def _iso(cls, value):
-        return iso_instant_text(value)
-
-    @field_validator("since", "until")
-    @classmethod
-    def _aware(cls, value: datetime | None) -> datetime | None:
-        return None if value is None else _utc(value)
 
     @classmethod
     def from_args(cls, args) -> "TradeFilters":

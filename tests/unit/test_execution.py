@@ -122,7 +122,7 @@ def test_the_trade_json_is_exactly_the_contract_and_never_carries_the_tenant():
     assert "tenant_id" not in body
     assert body["notional"] == "30.3"
     assert body["fill_price"] == "10.1"
-    assert body["created_at"] == "2024-01-02T00:00:00+00:00"
+    assert body["created_at"] == "2024-01-02T00:00:00Z"
 
 
 def test_the_matcher_fills_only_crossed_limit_orders_of_its_own_tenant(app, fresh_tenant):

@@ -109,32 +109,63 @@ def test_route_labels_are_templates_and_methods_are_bounded(metrics_app):
                   status="405") >= 1
 
 
-def test_refused_requests_count_as_isolation_errors_by_a_fixed_reason(metrics_app):
+def test_only_isolation_refusals_count_as_isolation_errors(metrics_app, tenant_a, tenant_b):
+    from tests.web.test_auth import forge
+
     client = metrics_app.test_client()
     before = scrape(client)
-    client.get("/api/metrics/portfolio")  # no token
-    client.get("/api/metrics/portfolio", headers={"Authorization": "Bearer not.a.jwt"})
-    suspended = mint_token(metrics_app, "user@initech.test", "initech")
-    client.get("/api/metrics/portfolio", headers={"Authorization": f"Bearer {suspended}"})
+    routine = [
+        {},  # signed out
+        {"Authorization": "Bearer not.a.jwt"},
+        {"Authorization": "Bearer " + mint_token(metrics_app, "user@initech.test", "initech")},
+        {"Authorization": "Bearer " + forge(metrics_app, tenant_a.id, exp=1)},  # expired
+    ]
+    for headers in routine:
+        assert client.get("/api/metrics/portfolio", headers=headers).status_code == 401
+    assert client.get("/alerts").status_code == 302  # a signed-out page visit
+    isolation = {
+        "bad_signature": forge(metrics_app, tenant_a.id, key="another-key-" + "x" * 40),
+        "foreign_tenant": forge(metrics_app, uuid.uuid4()),
+        "no_membership": forge(metrics_app, tenant_b.id),  # trader@acme in globex
+    }
+    for token in isolation.values():
+        response = client.get("/api/metrics/portfolio",
+                              headers={"Authorization": f"Bearer {token}"})
+        assert response.status_code == 401
     after = scrape(client)
 
     def grew(reason):
         return (sample(after, "tenant_isolation_errors_total", reason=reason)
                 - sample(before, "tenant_isolation_errors_total", reason=reason))
 
-    assert grew("no_token") == 1
-    assert grew("invalid_token") == 1
-    assert grew("unknown_tenant") == 1
+    assert {reason: grew(reason) for reason in ISOLATION_REASONS} == {
+        "bad_signature": 1, "foreign_tenant": 1, "no_membership": 1, "cross_tenant_access": 0}
     assert label_values(after, "tenant_isolation_errors_total", "reason") == set(
         ISOLATION_REASONS)
 
 
+def test_refusals_are_logged_at_warning_with_their_reason(client, caplog, browser_as):
+    with caplog.at_level("WARNING"):
+        client.get("/api/alerts")
+        browser_as("viewer@acme.test").post("/alerts", data={"title": "x"})
+        client.post("/logout")
+    refusals = [record for record in caplog.records
+                if record.levelname == "WARNING" and "request refused" in record.getMessage()]
+    messages = " | ".join(record.getMessage() for record in refusals)
+    assert "NoAuthorizationError" in messages
+    assert "(403)" in messages
+
+
 def test_reasons_map_to_the_fixed_set():
-    assert isolation_reason("invalid token: ExpiredSignatureError") == "expired_token"
-    assert isolation_reason("invalid token: DecodeError") == "invalid_token"
-    assert isolation_reason("revoked token") == "revoked_token"
+    assert isolation_reason("invalid token: InvalidSignatureError") == "bad_signature"
+    assert isolation_reason("unknown tenant") == "foreign_tenant"
     assert isolation_reason("user is not a member of the token's tenant") == "no_membership"
-    assert isolation_reason("anything else at all") == "other"
+    assert isolation_reason("cross-tenant access: object belongs to another tenant") == (
+        "cross_tenant_access")
+    for routine in ("invalid token: NoAuthorizationError", "invalid token: ExpiredSignatureError",
+                    "invalid token: DecodeError", "revoked token: its session has ended",
+                    "suspended tenant", "unknown or deactivated user", "anything else at all"):
+        assert isolation_reason(routine) is None, routine
 
 
 def forged_token(app, tenant_id: str) -> str:
@@ -172,8 +203,7 @@ def test_requests_carry_the_verified_tenant_id_and_nothing_the_client_chose(
     assert grew("api_requests_total", tenant_id=str(tenant_b.id), **ok) == 1
     assert grew("api_requests_total", method="GET", route=route, status="401",
                 tenant_id="-") == 2
-    assert grew("tenant_isolation_errors_total", reason="no_token", tenant_id="-") == 1
-    assert grew("tenant_isolation_errors_total", reason="unknown_tenant", tenant_id="-") == 1
+    assert grew("tenant_isolation_errors_total", reason="foreign_tenant", tenant_id="-") == 1
     assert grew("api_tenant_request_duration_seconds_count", tenant_id=str(tenant_a.id)) == 2
     assert grew("api_tenant_request_duration_seconds_count", tenant_id=str(tenant_b.id)) == 1
     # Only verified tenants' ids, never a slug, a name or an id the client sent.
