@@ -14,9 +14,10 @@ Blueprint code reaches the request's session through `portal.tenancy.session`. T
 to get an unscoped session is `unscoped_session()`, named so that every use stands out.
 """
 
+import logging
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 
 import psycopg
 from flask import current_app, g, has_app_context
@@ -216,8 +217,19 @@ def init_app(app) -> None:
     @app.teardown_appcontext
     def _close_request_session(_exc) -> None:
         db = g.pop("db", None)
-        if db is not None:
+        if db is None:
+            return
+        try:
             db.close()
+        except DBAPIError:
+            # The database went away mid-request: the answer (a 503) is already chosen, and
+            # the rollback on close cannot reach the server. Drop the connection from the pool
+            # rather than let the teardown turn that answer into a 500.
+            logging.getLogger("portal.db").warning(
+                "request session closed on a lost database connection; connection discarded"
+            )
+            with suppress(DBAPIError):
+                db.invalidate()
 
 
 def get_engine(admin: bool = False):
