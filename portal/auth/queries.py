@@ -1,7 +1,7 @@
 import uuid
 from dataclasses import dataclass
 
-from sqlalchemy import literal, select
+from sqlalchemy import and_, literal, select
 from sqlalchemy.orm import noload
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -65,7 +65,11 @@ def token_standing(db, user_id: uuid.UUID, session_id: str | None) -> TokenStand
         select(Tenant, User, Membership, revoked)
         .select_from(Tenant)
         .outerjoin(User, User.id == user_id)
-        .outerjoin(Membership, Membership.user_id == User.id)
+        # The membership is joined on its tenant as well as its user: the tenant-bound
+        # session narrows it too, but the statement must not depend on that to pick the
+        # membership of *this* tenant (a user may belong to several).
+        .outerjoin(Membership, and_(Membership.user_id == User.id,
+                                    Tenant.id == Membership.tenant_id))
         .where(Tenant.id == db.tenant_id)
         # The tenant and user are in this row already: no joined loads for the membership.
         .options(noload(Membership.tenant), noload(Membership.user))
