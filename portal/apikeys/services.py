@@ -130,6 +130,10 @@ def note_use(db, record: queries.KeyRecord, user) -> None:
             update(ApiKey).where(ApiKey.id == record.id)
             .values(last_used_at=now).execution_options(synchronize_session=False)
         )
+    else:
+        # Used within the minute: nothing to write, and the view carries on in the same
+        # transaction (a commit here would make it begin and set its tenant again).
+        return
     db.commit()
 
 
