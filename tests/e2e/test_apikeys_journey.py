@@ -37,7 +37,7 @@ def test_create_copy_use_from_a_script_and_revoke(page, context, live_server, lo
     secret = shown.inner_text().strip()
     assert secret.startswith("ap_")
     page.get_by_test_id("copy-key").click()
-    expect(page.locator("[data-copied]")).to_be_visible()
+    expect(page.get_by_test_id("copy-key")).to_have_text("Copied")
     assert page.evaluate("navigator.clipboard.readText()") == secret
     row = page.get_by_test_id("key-row").filter(has_text="journey script")
     expect(row.get_by_test_id("key-state")).to_have_text("active")

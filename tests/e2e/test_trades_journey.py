@@ -78,5 +78,5 @@ def test_a_bad_order_shows_the_error_next_to_the_field(page, live_server, login)
 
     expect(page.get_by_test_id("error-quantity")).to_have_text("Enter a number above 0.")
     expect(page.locator("#order-quantity")).to_have_value("-3")
-    # The 422 answer was swapped in by htmx (static/js/trades.js), not loaded as a new page.
+    # The 422 answer was swapped in by htmx (responseHandling in base.html), not loaded as a new page.
     assert page_was_swapped_in_place(page)
