@@ -6,6 +6,8 @@ import uuid
 
 from playwright.sync_api import expect
 
+from tests.helpers import mark_page, still_same_page
+
 
 def raise_alert(api_as, **fields) -> dict:
     body = {"title": f"Journey {uuid.uuid4().hex[:8]}", "severity": "critical",
@@ -13,15 +15,6 @@ def raise_alert(api_as, **fields) -> dict:
     response = api_as("trader@acme.test").post("/api/alerts", json=body)
     assert response.status_code == 201, response.text
     return response.get_json()
-
-
-def mark_page(page) -> None:
-    """A flag that a full page load would wipe out."""
-    page.evaluate("window.__sameDocument = true")
-
-
-def still_same_page(page) -> bool:
-    return page.evaluate("window.__sameDocument === true")
 
 
 def test_trader_filters_by_severity_and_acknowledges_in_place(page, live_server, login,

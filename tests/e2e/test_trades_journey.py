@@ -5,18 +5,12 @@ import uuid
 
 from playwright.sync_api import expect
 
+from tests.helpers import mark_page, still_same_page
+
 
 def unique_quantity() -> str:
     # A quantity no other order has, so its row can be told apart from the demo book's.
     return f"1.{uuid.uuid4().int % 10**5:05d}7"
-
-
-def mark_page(page) -> None:
-    page.evaluate("window.__beforeSubmit = true")
-
-
-def page_was_swapped_in_place(page) -> bool:
-    return page.evaluate("window.__beforeSubmit === true")
 
 
 def test_trader_places_a_market_order_and_finds_it_in_history(page, live_server, login):
@@ -36,7 +30,7 @@ def test_trader_places_a_market_order_and_finds_it_in_history(page, live_server,
     row = page.get_by_test_id("history-row").filter(has_text=quantity).first
     expect(row).to_contain_text("MSFT")
     expect(row).to_contain_text("filled")
-    assert page_was_swapped_in_place(page)
+    assert still_same_page(page)
 
     row.get_by_role("link").click()
     expect(page.get_by_test_id("trade-status")).to_have_text("filled")
@@ -78,5 +72,6 @@ def test_a_bad_order_shows_the_error_next_to_the_field(page, live_server, login)
 
     expect(page.get_by_test_id("error-quantity")).to_have_text("Enter a number above 0.")
     expect(page.locator("#order-quantity")).to_have_value("-3")
-    # The 422 answer was swapped in by htmx (responseHandling in base.html), not loaded as a new page.
-    assert page_was_swapped_in_place(page)
+    # The 422 answer was swapped in by htmx (responseHandling in base.html), not loaded as a
+    # new page.
+    assert still_same_page(page)

@@ -12,6 +12,7 @@ import yaml
 from portal.observability import ISOLATION_REASONS
 from tests import live, promql
 from tests.conftest import build_app, mint_token
+from tests.helpers import bearer
 
 
 @pytest.fixture(scope="module")
@@ -26,10 +27,10 @@ def series(app, database) -> dict[str, set[str]]:
     exporter = build_app(database, METRICS_TOKEN=live.METRICS_TOKEN)
     client = exporter.test_client()
     token = mint_token(exporter, "trader@acme.test")
-    client.get("/api/status", headers={"Authorization": f"Bearer {token}"})
+    client.get("/api/status", headers=bearer(token))
     client.get("/api/status")  # refused: no token
     scrape = client.get("/internal/metrics",
-                        headers={"Authorization": f"Bearer {live.METRICS_TOKEN}"})
+                        headers=bearer(live.METRICS_TOKEN))
     assert scrape.status_code == 200
     return promql.exported_series(scrape.get_data(as_text=True))
 

@@ -15,6 +15,7 @@ from portal import migrate, pgsetup, tenancy
 from portal.db import make_engine
 from tests import pg
 from tests.conftest import build_app
+from tests.helpers import bearer
 
 pytestmark = pytest.mark.postgres
 
@@ -133,7 +134,7 @@ def test_seed_demo_and_import_prices_work_on_postgresql_and_the_app_serves_them(
         "email": "admin@acme.test", "password": "demo-password", "tenant": "acme"})
     assert token.status_code == 200, token.text
     status = client.get("/api/status",
-                        headers={"Authorization": f"Bearer {token.json['access_token']}"})
+                        headers=bearer(token.json['access_token']))
     assert status.status_code == 200
     assert status.json["database"] == "postgresql"
     assert status.json["tenant"]["slug"] == "acme"

@@ -10,10 +10,7 @@ from portal.auth.models import Membership, Tenant, User
 from portal.market.models import Instrument, Price
 from portal.market.queries import latest_close
 from portal.seed import USERS
-
-
-def run(app, *args):
-    return app.test_cli_runner().invoke(args=list(args))
+from tests.helpers import run_command
 
 
 def counts(app) -> dict:
@@ -25,14 +22,14 @@ def counts(app) -> dict:
 
 
 def test_init_db_is_idempotent(app):
-    result = run(app, "init-db")
+    result = run_command(app, "init-db")
     assert result.exit_code == 0, result.output
     assert "newest migration" in result.output
 
 
 def test_seed_demo_is_idempotent_and_complete(app, tenant_a, tenant_b):
     before = counts(app)
-    result = run(app, "seed-demo")
+    result = run_command(app, "seed-demo")
     assert result.exit_code == 0, result.output
     assert counts(app) == before
     with app.app_context():
@@ -63,7 +60,7 @@ def test_import_prices_loads_new_symbols(app, tmp_path):
     symbol = "IMP" + uuid.uuid4().hex[:4].upper()
     csv = tmp_path / "prices.csv"
     csv.write_text(f"date,symbol,close\n2026-01-05,{symbol},10.5\n2026-01-06,{symbol},11.25\n")
-    result = run(app, "import-prices", str(csv))
+    result = run_command(app, "import-prices", str(csv))
     assert result.exit_code == 0, result.output
     assert symbol in result.output
     with app.app_context(), tenancy.unscoped_session() as db:
@@ -77,9 +74,9 @@ def test_import_prices_updates_an_existing_close(app, tmp_path):
     symbol = "UPD" + uuid.uuid4().hex[:4].upper()
     csv = tmp_path / "prices.csv"
     csv.write_text(f"date,symbol,close\n2026-01-05,{symbol},10\n")
-    assert run(app, "import-prices", str(csv)).exit_code == 0
+    assert run_command(app, "import-prices", str(csv)).exit_code == 0
     csv.write_text(f"date,symbol,close\n2026-01-05,{symbol},12.5\n")
-    assert run(app, "import-prices", str(csv)).exit_code == 0
+    assert run_command(app, "import-prices", str(csv)).exit_code == 0
     with app.app_context(), tenancy.unscoped_session() as db:
         assert str(latest_close(db, symbol)[1]) == "12.5"
 
@@ -98,12 +95,12 @@ def test_a_bad_row_is_reported_by_line_and_nothing_is_imported(app, tmp_path):
     for body, line, reason in cases:
         csv = tmp_path / "bad.csv"
         csv.write_text("date,symbol,close\n" + body)
-        result = run(app, "import-prices", str(csv))
+        result = run_command(app, "import-prices", str(csv))
         assert result.exit_code == 1
         assert line in result.output and reason in result.output
         assert "has 1 bad line; nothing was imported" in result.output
     csv.write_text("when,what,price\n2026-01-05,X,1\n")
-    assert "line 1" in run(app, "import-prices", str(csv)).output
+    assert "line 1" in run_command(app, "import-prices", str(csv)).output
     assert counts(app) == before
 
 
@@ -127,7 +124,7 @@ def test_prune_drops_only_expired_revocations_and_old_idempotency_records(app, f
             IdempotencyRecord(scope="s", key="new", request_hash="h", status_code=201,
                               response_body={}, created_at=now - timedelta(hours=1)),
         ])
-    result = run(app, "prune")
+    result = run_command(app, "prune")
     assert result.exit_code == 0, result.output
     assert "Pruned" in result.output
     with app.app_context(), tenancy.tenant_session_scope(tenant.id) as db:
@@ -142,12 +139,12 @@ def test_downgrade_db_rolls_the_schema_back_and_init_db_brings_it_forward(tmp_pa
     url = f"sqlite:///{tmp_path / 'rollback.sqlite3'}"
     scratch = build_app({"DATABASE_URL": url, "ADMIN_DATABASE_URL": url})
     newest = migrate.revisions_oldest_first()[-1]
-    assert run(scratch, "init-db").exit_code == 0
-    result = run(scratch, "downgrade-db", "0001")
+    assert run_command(scratch, "init-db").exit_code == 0
+    result = run_command(scratch, "downgrade-db", "0001")
     assert result.exit_code == 0, result.output
     assert f"from {newest} to 0001" in result.output
     with scratch.app_context():
         assert migrate.current_revision(tenancy.get_engine(admin=True)) == "0001"
-    assert run(scratch, "init-db").exit_code == 0
+    assert run_command(scratch, "init-db").exit_code == 0
     with scratch.app_context():
         assert migrate.current_revision(tenancy.get_engine(admin=True)) == newest

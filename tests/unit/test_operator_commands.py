@@ -16,12 +16,9 @@ from portal import tenancy
 from portal.cli import OperatorCommand, database_error_line, plural
 from portal.market.models import Price
 from tests.conftest import build_app
+from tests.helpers import run_command
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def run(app, *args):
-    return app.test_cli_runner().invoke(args=list(args))
 
 
 def price_count(app) -> int:
@@ -41,7 +38,7 @@ def test_every_bad_row_is_reported_and_nothing_is_imported(app, tmp_path):
         f"2026-01-08,{symbol},ten\n"     # line 6
     )
     before = price_count(app)
-    result = run(app, "import-prices", str(csv))
+    result = run_command(app, "import-prices", str(csv))
     assert result.exit_code == 1
     assert "has 4 bad lines; nothing was imported" in result.output
     assert "line 3: no such date 2026-11-31" in result.output
@@ -55,7 +52,7 @@ def test_every_bad_row_is_reported_and_nothing_is_imported(app, tmp_path):
 def test_a_file_full_of_bad_rows_shows_the_first_twenty_and_counts_the_rest(app, tmp_path):
     csv = tmp_path / "prices.csv"
     csv.write_text("date,symbol,close\n" + "".join(f"2026-02-30,X{i},1\n" for i in range(23)))
-    output = run(app, "import-prices", str(csv)).output
+    output = run_command(app, "import-prices", str(csv)).output
     assert "has 23 bad lines" in output
     assert "line 21: no such date 2026-02-30" in output
     assert "line 22:" not in output
@@ -66,7 +63,7 @@ def test_the_import_is_reported_before_the_fills_it_causes(app, tmp_path):
     symbol = "ORD" + uuid.uuid4().hex[:4].upper()
     csv = tmp_path / "prices.csv"
     csv.write_text(f"date,symbol,close\n2026-01-05,{symbol},10.5\n")
-    result = run(app, "import-prices", str(csv))
+    result = run_command(app, "import-prices", str(csv))
     assert result.exit_code == 0, result.output
     imported = result.output.index(f"Imported 1 close for {symbol}")
     assert result.output.index("Filled ") > imported
@@ -97,7 +94,7 @@ def unreachable_database(tmp_path) -> dict:
 @pytest.mark.parametrize("command", [["init-db"], ["seed-demo"], ["match-orders"], ["prune"]])
 def test_an_unreachable_database_is_one_line_and_a_failure(tmp_path, command):
     database, port = unreachable_database(tmp_path)
-    result = run(build_app(database), *command)
+    result = run_command(build_app(database), *command)
     assert result.exit_code == 1
     lines = result.output.strip().splitlines()
     assert len(lines) == 1, result.output
@@ -108,7 +105,7 @@ def test_an_unreachable_database_is_one_line_and_a_failure(tmp_path, command):
 
 def test_a_sqlite_file_that_cannot_be_opened_is_one_line(tmp_path):
     url = f"sqlite:///{tmp_path}/no/such/folder/portal.sqlite3"
-    result = run(build_app({"DATABASE_URL": url, "ADMIN_DATABASE_URL": url}), "init-db")
+    result = run_command(build_app({"DATABASE_URL": url, "ADMIN_DATABASE_URL": url}), "init-db")
     assert result.exit_code == 1
     assert len(result.output.strip().splitlines()) == 1, result.output
     assert "unable to open database file" in result.output
@@ -180,7 +177,7 @@ def test_demo_checks_the_port_before_migrating(tmp_path):
         busy.bind(("127.0.0.1", 0))
         busy.listen()
         port = busy.getsockname()[1]
-        result = run(app, "demo", "--port", str(port))
+        result = run_command(app, "demo", "--port", str(port))
     assert result.exit_code == 1
     assert f"cannot serve on 127.0.0.1:{port}" in result.output
     assert f"--port {port + 1}" in result.output
@@ -197,7 +194,7 @@ def test_the_demo_banner_says_initech_is_suspended(app, database, monkeypatch):
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    result = run(build_app(database), "demo", "--port", str(port))
+    result = run_command(build_app(database), "demo", "--port", str(port))
     assert result.exit_code == 0, result.output
     assert served == [("127.0.0.1", port)]
     initech = next(line for line in result.output.splitlines() if "user@initech.test" in line)

@@ -11,14 +11,10 @@ from sqlalchemy import func, select
 
 from portal import tenancy
 from portal.apikeys.models import ApiKey
-from portal.audit.models import AuditRecord
 from portal.auth.models import Membership, Tenant, User
 from portal.db import utcnow
 from tests.conftest import build_app, mint_token
-
-
-def bearer(secret: str) -> dict:
-    return {"Authorization": f"Bearer {secret}"}
+from tests.helpers import audit_actions, bearer
 
 
 def create_key(api, status=201, **body):
@@ -32,13 +28,6 @@ def stored_key(app, tenant_id, key_id) -> ApiKey:
         key = db.get(ApiKey, (tenant_id, uuid.UUID(key_id)))
         db.expunge(key)
         return key
-
-
-def audit_actions(app, tenant_id, key_id) -> list[str]:
-    with app.app_context(), tenancy.tenant_session_scope(tenant_id, admin=True) as db:
-        return list(db.scalars(
-            select(AuditRecord.action).where(AuditRecord.target_id == key_id)
-            .order_by(AuditRecord.created_at)))
 
 
 class TestCreating:

@@ -7,6 +7,7 @@ import pytest
 
 from portal import tenancy
 from portal.audit.services import record
+from tests.helpers import walk_pages
 
 ITEM_FIELDS = {"id", "created_at", "actor_id", "actor_email", "action", "target_type",
                "target_id", "client_addr", "request_id", "details"}
@@ -23,22 +24,6 @@ def add_records(app, tenant_id, entries) -> list[str]:
             db.flush()
             ids.append(str(entry.id))
     return ids
-
-
-def walk(client, filters: dict, limit: int) -> list[dict]:
-    items, cursor, pages = [], None, 0
-    while True:
-        params = {**filters, "limit": limit, **({"cursor": cursor} if cursor else {})}
-        response = client.get("/api/audit", query_string=params)
-        assert response.status_code == 200, response.json
-        body = response.json
-        assert len(body["items"]) <= limit
-        items += body["items"]
-        cursor = body["next_cursor"]
-        pages += 1
-        assert pages < 100
-        if cursor is None:
-            return items
 
 
 T0 = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
@@ -76,7 +61,7 @@ def test_admin_reads_the_log_newest_first_with_every_field(api_as, logged):
 @pytest.mark.parametrize("limit", [1, 4, 5, 23, 50])
 def test_pages_have_no_gaps_and_no_duplicates(api_as, logged, limit):
     tenant, entries = logged
-    items = walk(api_as(tenant.emails["admin"]), {}, limit)
+    items = walk_pages(api_as(tenant.emails["admin"]), "/api/audit", limit)
     ids = [item["id"] for item in items]
     assert len(ids) == len(set(ids)) == len(entries)
     assert set(ids) == set(entries)
@@ -87,7 +72,7 @@ def test_pages_have_no_gaps_and_no_duplicates(api_as, logged, limit):
 def test_action_filter_is_exact(api_as, logged):
     tenant, entries = logged
     client = api_as(tenant.emails["admin"])
-    alerts = walk(client, {"action": "alert.created"}, 3)
+    alerts = walk_pages(client, "/api/audit", 3, action="alert.created")
     assert {item["id"] for item in alerts} == {
         record_id for record_id, (action, _at, _d) in entries.items() if action == "alert.created"
     }

@@ -13,6 +13,7 @@ from portal.audit.models import AuditRecord
 from portal.auth import context
 from portal.auth.models import User
 from tests.conftest import build_app, mint_token
+from tests.helpers import bearer
 
 DEMO_LOGINS = [
     ("admin@acme.test", None, "acme", "admin"),
@@ -45,10 +46,6 @@ def forge(app, tenant, email="trader@acme.test", key=None, algorithm="HS256", **
     if algorithm == "none":
         return pyjwt.encode(claims, None, algorithm="none")
     return pyjwt.encode(claims, key or app.config["JWT_SECRET_KEY"], algorithm=algorithm)
-
-
-def bearer(token: str) -> dict:
-    return {"Authorization": f"Bearer {token}"}
 
 
 @pytest.mark.parametrize(("email", "tenant", "expected_slug", "role"), DEMO_LOGINS)
@@ -620,7 +617,7 @@ def test_options_on_a_protected_api_route_answers_allow_without_data(app, client
     """Found by schemathesis: OPTIONS reached the token check, which flask-jwt-extended skips
     for OPTIONS, and answered 500."""
     token = mint_token(app, "trader@acme.test")
-    for headers in ({}, {"Authorization": f"Bearer {token}"}):
+    for headers in ({}, bearer(token)):
         response = client.options("/api/alerts", headers=headers)
         assert response.status_code == 200
         assert "GET" in response.headers["Allow"] and "POST" in response.headers["Allow"]

@@ -14,6 +14,7 @@ from portal.auth.models import Tenant
 from portal.observability import ISOLATION_REASONS, isolation_reason
 from tests import live
 from tests.conftest import build_app, mint_token
+from tests.helpers import bearer
 
 TOKEN = live.METRICS_TOKEN
 
@@ -42,7 +43,7 @@ def metrics_app(app, database):
 
 
 def scrape(client) -> str:
-    response = client.get("/internal/metrics", headers={"Authorization": f"Bearer {TOKEN}"})
+    response = client.get("/internal/metrics", headers=bearer(TOKEN))
     assert response.status_code == 200
     assert response.content_type.startswith("text/plain")
     return response.get_data(as_text=True)
@@ -50,7 +51,7 @@ def scrape(client) -> str:
 
 def test_without_the_setting_the_endpoint_is_an_ordinary_404(app, database):
     hidden = build_app(database, METRICS_TOKEN=None).test_client()
-    response = hidden.get("/internal/metrics", headers={"Authorization": f"Bearer {TOKEN}"})
+    response = hidden.get("/internal/metrics", headers=bearer(TOKEN))
     unknown = hidden.get("/internal/nothing-here")
     assert response.status_code == 404
     assert response.get_data() == unknown.get_data()
@@ -92,7 +93,7 @@ def test_route_labels_are_templates_and_methods_are_bounded(metrics_app):
     token = mint_token(metrics_app, "viewer@acme.test")
     for window in ("1d", "7d", "all"):
         client.get(f"/api/metrics/trading?window={window}",
-                   headers={"Authorization": f"Bearer {token}"})
+                   headers=bearer(token))
     for index in range(3):
         client.get(f"/no/such/page/{index}")
     client.open("/health", method="BREW")
@@ -130,7 +131,7 @@ def test_only_isolation_refusals_count_as_isolation_errors(metrics_app, tenant_a
     }
     for token in isolation.values():
         response = client.get("/api/metrics/portfolio",
-                              headers={"Authorization": f"Bearer {token}"})
+                              headers=bearer(token))
         assert response.status_code == 401
     after = scrape(client)
 
@@ -192,7 +193,7 @@ def test_requests_carry_the_verified_tenant_id_and_nothing_the_client_chose(
         client.get(f"{route}?tenant_id={chosen}", headers={
             "Authorization": f"Bearer {tokens[tenant_id]}", "X-Tenant-ID": chosen})
     client.get(route, headers={"X-Tenant-ID": chosen})  # no token
-    client.get(route, headers={"Authorization": f"Bearer {forged_token(metrics_app, chosen)}"})
+    client.get(route, headers=bearer(forged_token(metrics_app, chosen)))
     after = scrape(client)
 
     def grew(name, **labels):
@@ -220,7 +221,7 @@ def test_requests_carry_the_verified_tenant_id_and_nothing_the_client_chose(
 def test_latency_buckets_bracket_the_250ms_objective(metrics_app):
     client = metrics_app.test_client()
     token = mint_token(metrics_app, "viewer@acme.test")
-    client.get("/api/status", headers={"Authorization": f"Bearer {token}"})
+    client.get("/api/status", headers=bearer(token))
     text = scrape(client)
     for name in ("api_request_duration_seconds_bucket",
                  "api_tenant_request_duration_seconds_bucket"):
@@ -291,7 +292,7 @@ def test_a_view_that_strays_across_tenants_is_refused_and_counted(app, database,
     client = strayed.test_client()
     before = scrape(client)
     token = mint_token(strayed, "trader@acme.test")
-    response = client.post("/api/stray", headers={"Authorization": f"Bearer {token}"})
+    response = client.post("/api/stray", headers=bearer(token))
     assert response.status_code == 500
     assert "another tenant" not in response.text
     after = scrape(client)

@@ -16,6 +16,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from portal.db import database_unavailable
 from tests.conftest import build_app, mint_token
+from tests.helpers import bearer
 
 
 def closed_port() -> int:
@@ -40,7 +41,7 @@ def token(app):
 def test_the_api_answers_503_unavailable_with_retry_after(unreachable_app, token):
     client = unreachable_app.test_client()
     for method, path in (("GET", "/api/alerts"), ("POST", "/api/trades")):
-        response = client.open(path, method=method, headers={"Authorization": f"Bearer {token}"},
+        response = client.open(path, method=method, headers=bearer(token),
                                json={"symbol": "AAPL", "side": "buy", "quantity": "1",
                                      "order_type": "market"} if method == "POST" else None)
         assert response.status_code == 503
@@ -87,7 +88,7 @@ def test_the_unavailable_answer_is_logged_as_a_warning_without_a_traceback(
         unreachable_app, token, caplog):
     with caplog.at_level(logging.WARNING, logger="portal"):
         unreachable_app.test_client().get("/api/alerts",
-                                          headers={"Authorization": f"Bearer {token}"})
+                                          headers=bearer(token))
     lines = [r for r in caplog.records if r.getMessage().startswith("database unavailable")]
     assert lines and lines[0].levelname == "WARNING" and lines[0].exc_info is None
 
@@ -118,7 +119,7 @@ def test_with_redis_unreachable_rate_limits_fall_back_to_memory_with_a_warning(
     token = mint_token(app, "trader@acme.test")
     client = limited.test_client()
     with caplog.at_level(logging.WARNING, logger="flask-limiter"):
-        statuses = [client.get("/api/status", headers={"Authorization": f"Bearer {token}"})
+        statuses = [client.get("/api/status", headers=bearer(token))
                     .status_code for _ in range(4)]
     # The limit still holds, counted in this process's memory.
     assert statuses == [200, 200, 200, 429]

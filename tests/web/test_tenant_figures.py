@@ -11,12 +11,13 @@ import pytest
 
 from tests import live
 from tests.conftest import build_app, mint_token
+from tests.helpers import bearer
 
 SYSTEM = "/api/metrics/system"
 
 
 def figures(client, token: str) -> dict:
-    response = client.get(SYSTEM, headers={"Authorization": f"Bearer {token}"})
+    response = client.get(SYSTEM, headers=bearer(token))
     assert response.status_code == 200
     assert "tenant_id" not in response.text
     return response.get_json()["requests"]
@@ -75,10 +76,10 @@ def test_apps_sharing_redis_read_the_same_figures_and_only_their_own(
     b2 = mint_token(two, "trader@globex.test")
     first, second = one.test_client(), two.test_client()
     for _ in range(6):
-        first.get("/api/status", headers={"Authorization": f"Bearer {a1}"})
+        first.get("/api/status", headers=bearer(a1))
     for _ in range(2):
-        first.get(f"/api/alerts/{uuid.uuid4()}", headers={"Authorization": f"Bearer {b1}"})
-    second.get("/api/status", headers={"Authorization": f"Bearer {b2}"})
+        first.get(f"/api/alerts/{uuid.uuid4()}", headers=bearer(b1))
+    second.get("/api/status", headers=bearer(b2))
 
     # The other "host" reads globex's figures: both apps' requests, nothing of acme's.
     globex = figures(second, b2)
@@ -105,7 +106,7 @@ def test_without_redis_requests_still_answer_and_figures_come_from_prometheus(
     with caplog.at_level(logging.WARNING, logger="portal.observability"):
         for _ in range(3):
             assert client.get("/api/status",
-                              headers={"Authorization": f"Bearer {token}"}).status_code == 200
+                              headers=bearer(token)).status_code == 200
         assert figures(client, token)["count"] == 3
     warnings = [r for r in caplog.records if r.name == "portal.observability"]
     assert warnings and all(r.levelno == logging.WARNING for r in warnings)

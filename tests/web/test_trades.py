@@ -13,9 +13,9 @@ import pytest
 from sqlalchemy import func, select
 
 from portal import idempotency, tenancy
-from portal.audit.models import AuditRecord
 from portal.market.models import Instrument, Price
 from portal.trades.models import Trade
+from tests.helpers import audit_actions, walk_pages
 
 BASE_DAY = date(2021, 3, 1)
 
@@ -63,14 +63,6 @@ def trade_status(app, tenant_id, trade_id) -> str | None:
         return trade.status if trade else None
 
 
-def audit_actions(app, tenant_id, trade_id) -> list[str]:
-    with app.app_context(), tenancy.tenant_session_scope(tenant_id) as db:
-        return list(db.scalars(
-            select(AuditRecord.action).where(AuditRecord.target_id == str(trade_id))
-            .order_by(AuditRecord.created_at)
-        ))
-
-
 def order(symbol, side="buy", quantity="1", order_type="market", limit_price=None) -> dict:
     body = {"symbol": symbol, "side": side, "quantity": quantity, "order_type": order_type}
     if limit_price is not None:
@@ -81,19 +73,6 @@ def order(symbol, side="buy", quantity="1", order_type="market", limit_price=Non
 def place(api, body, key=None):
     headers = {"Idempotency-Key": key} if key else None
     return api.post("/api/trades", json=body, headers=headers)
-
-
-def all_items(api, path: str, limit: int = 200) -> list[dict]:
-    items, cursor = [], None
-    while True:
-        separator = "&" if "?" in path else "?"
-        url = f"{path}{separator}limit={limit}" + (f"&cursor={cursor}" if cursor else "")
-        response = api.get(url)
-        assert response.status_code == 200, response.json
-        items += response.json["items"]
-        cursor = response.json["next_cursor"]
-        if cursor is None:
-            return items
 
 
 @pytest.fixture
@@ -471,7 +450,7 @@ def test_pages_of_a_list_cover_it_without_duplicates_or_gaps(app, desk, path):
                                  limit_price="1"))
     whole = desk.viewer.get(path).json["items"]
 
-    paged = all_items(desk.viewer, path, limit=3)
+    paged = walk_pages(desk.viewer, path, 3)
 
     assert [t["id"] for t in paged] == [t["id"] for t in whole]
     assert len(whole) == {"/api/trades": 14}.get(path, 7)
@@ -739,7 +718,7 @@ def test_tenant_b_trades_are_absent_from_every_list_of_tenant_a(app, api_as, bro
         (b_trade, (a_trade,), b_api, browsers["b"]),
         (a_trade, (b_trade, b_filled), a_api, browsers["a"]),
     ]:
-        seen = {t["id"] for t in all_items(api, "/api/trades")}
+        seen = {t["id"] for t in walk_pages(api, "/api/trades")}
         assert mine["id"] in seen
         assert not {t["id"] for t in theirs} & seen
         for path in ("/api/trades/pending", "/api/trades/history", "/trades",
@@ -751,22 +730,22 @@ def test_tenant_b_trades_are_absent_from_every_list_of_tenant_a(app, api_as, bro
                 assert response.status_code == 200
                 assert "tenant_id" not in text
                 assert not any(t["id"] in text for t in theirs), path
-        filtered = all_items(api, "/api/trades?symbol=XOM")
+        filtered = walk_pages(api, "/api/trades", symbol="XOM")
         if mine is a_trade:
             assert filtered == []
 
 
 def test_tenant_b_pending_orders_do_not_count_for_tenant_a(app, api_as, tenant_a, tenant_b):
     a_api, b_api = api_as("viewer@acme.test"), api_as("trader@globex.test")
-    a_pending = len(all_items(a_api, "/api/trades/pending"))
+    a_pending = len(walk_pages(a_api, "/api/trades/pending"))
     assert a_api.get("/api/status").json["pending_orders"] == a_pending
 
     place(b_api, order("XOM", order_type="limit", limit_price="1"))
 
     assert a_api.get("/api/status").json["pending_orders"] == a_pending
-    assert len(all_items(a_api, "/api/trades/pending")) == a_pending
+    assert len(walk_pages(a_api, "/api/trades/pending")) == a_pending
     b_status = b_api.get("/api/status").json
-    assert b_status["pending_orders"] == len(all_items(b_api, "/api/trades/pending"))
+    assert b_status["pending_orders"] == len(walk_pages(b_api, "/api/trades/pending"))
 
 
 def test_tenant_b_ids_are_a_plain_404_to_tenant_a_and_nothing_changes(app, api_as, browser_as,

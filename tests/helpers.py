@@ -1,0 +1,74 @@
+"""Helpers more than one test module needs: reading what the portal stored, acting as a script
+would, and reading pages as HTML rather than as text."""
+
+from bs4 import BeautifulSoup, Tag
+from sqlalchemy import select
+
+from portal import tenancy
+from portal.audit.models import AuditRecord
+
+
+def bearer(token: str) -> dict:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def audit_actions(app, tenant_id, target_id) -> list[str]:
+    """The actions the audit log holds for one target in one tenant, oldest first."""
+    with app.app_context(), tenancy.tenant_session_scope(tenant_id, admin=True) as db:
+        return list(db.scalars(
+            select(AuditRecord.action).where(AuditRecord.target_id == str(target_id))
+            .order_by(AuditRecord.created_at)
+        ))
+
+
+def walk_pages(client, path: str, limit: int = 200, **filters) -> list[dict]:
+    """Every item of a cursor-paginated list, following next_cursor to its end; each page
+    must answer 200 and keep to the limit."""
+    items, cursor = [], None
+    for _ in range(100):
+        params = {**filters, "limit": limit, **({"cursor": cursor} if cursor else {})}
+        response = client.get(path, query_string=params)
+        assert response.status_code == 200, response.json
+        assert len(response.json["items"]) <= limit
+        items += response.json["items"]
+        cursor = response.json["next_cursor"]
+        if cursor is None:
+            return items
+    raise AssertionError(f"{path}: pagination did not end")
+
+
+def run_command(app, *args):
+    """A flask CLI command run in-process, as an operator would type it."""
+    return app.test_cli_runner().invoke(args=list(args))
+
+
+# HTML.
+
+def soup(response_or_html) -> BeautifulSoup:
+    html = (response_or_html if isinstance(response_or_html, str)
+            else response_or_html.get_data(as_text=True))
+    return BeautifulSoup(html, "html.parser")
+
+
+def is_full_page(response_or_html) -> bool:
+    """A whole document (what a plain request or a boosted one gets), not an htmx fragment."""
+    return soup(response_or_html).find("html") is not None
+
+
+def fragment_root(response_or_html) -> Tag:
+    """The one element an htmx fragment consists of; fails on a page or on several roots."""
+    roots = [node for node in soup(response_or_html).contents if isinstance(node, Tag)]
+    assert len(roots) == 1, [root.name for root in roots]
+    assert roots[0].name != "html", "a whole page, not a fragment"
+    return roots[0]
+
+
+# Browser journeys.
+
+def mark_page(page) -> None:
+    """A flag that a full page load would wipe out, so a journey can tell a swap from a load."""
+    page.evaluate("window.__sameDocument = true")
+
+
+def still_same_page(page) -> bool:
+    return page.evaluate("window.__sameDocument === true")
