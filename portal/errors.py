@@ -31,10 +31,14 @@ class InvalidInput(PortalError):
 
 
 class InvalidCursor(InvalidInput):
+    """A cursor that `portal.pagination.encode_cursor` did not write; `field` names the
+    parameter that carried it (`cursor`, or `after` for a poll)."""
+
     default_message = "cursor is not valid"
 
     def __init__(self, field: str = "cursor"):
-        super().__init__(f"{field} is not valid", field=field)
+        message = self.default_message if field == "cursor" else f"{field} is not a valid cursor"
+        super().__init__(message, field=field)
 
 
 class UnknownSymbol(InvalidInput):
@@ -52,6 +56,18 @@ class NotAuthenticated(PortalError):
     def __init__(self, reason: str = "authentication required", message: str | None = None):
         super().__init__(message)
         self.reason = reason
+
+
+class BadCredentials(NotAuthenticated):
+    """A password that does not match, or an account that may not sign in: one answer for
+    every reason, so it tells nothing about which. Answered by the page or endpoint that
+    asked for the password, not by the sign-in redirect."""
+
+    default_message = "Invalid email or password."
+
+    def __init__(self, message: str | None = None, *, field: str | None = None):
+        super().__init__("bad credentials", message)
+        self.field = field
 
 
 class Forbidden(PortalError):
@@ -97,6 +113,14 @@ class Unprocessable(PortalError):
 
     code = "unprocessable"
     default_message = "The request cannot be carried out."
+
+
+class IdempotencyKeyReused(Unprocessable):
+    code = "idempotency_mismatch"
+    default_message = "Idempotency-Key was already used with a different request"
+
+    def __init__(self):
+        super().__init__(field="Idempotency-Key")
 
 
 class InsufficientPosition(Unprocessable):

@@ -16,7 +16,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, mapped_column
 
 from portal.db import Base, TenantScoped, UTCDateTime, utcnow
-from portal.web import ApiError
+from portal.errors import IdempotencyKeyReused, InvalidInput
 
 MAX_KEY_LENGTH = 255
 
@@ -42,8 +42,8 @@ def validate_key(key: str | None) -> str | None:
         return None
     key = key.strip()
     if not key or len(key) > MAX_KEY_LENGTH or not key.isprintable():
-        raise ApiError(400, "Idempotency-Key must be 1-255 printable characters",
-                       "invalid_input", "Idempotency-Key")
+        raise InvalidInput("Idempotency-Key must be 1-255 printable characters",
+                           field="Idempotency-Key")
     return key
 
 
@@ -55,8 +55,7 @@ def replay(db, scope: str, key: str | None, fingerprint: str) -> tuple[dict, int
     if record is None:
         return None
     if record.request_hash != fingerprint:
-        raise ApiError(422, "Idempotency-Key was already used with a different request",
-                       "idempotency_mismatch", "Idempotency-Key")
+        raise IdempotencyKeyReused()
     return record.response_body, record.status_code
 
 

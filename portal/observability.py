@@ -400,7 +400,7 @@ def current_process() -> psutil.Process:
 
 
 def init_app(app) -> None:
-    from portal.auth.context import tenant_refused
+    from portal.tenancy import tenant_refused
 
     metrics = PrometheusMetrics(CollectorRegistry(auto_describe=True))
     tenants = figures_store(app, metrics)

@@ -13,8 +13,8 @@ from datetime import datetime
 
 from sqlalchemy import Select, tuple_
 
+from portal.errors import InvalidCursor, InvalidInput
 from portal.times import as_utc
-from portal.web import ApiError
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 200
@@ -32,9 +32,9 @@ def parse_limit(raw: str | None) -> int:
     try:
         limit = int(raw)
     except ValueError:
-        raise ApiError(400, "limit must be an integer between 1 and 200", "invalid_input", "limit")
+        raise InvalidInput("limit must be an integer between 1 and 200", field="limit")
     if not 1 <= limit <= MAX_LIMIT:
-        raise ApiError(400, "limit must be between 1 and 200", "invalid_input", "limit")
+        raise InvalidInput("limit must be between 1 and 200", field="limit")
     return limit
 
 
@@ -54,7 +54,7 @@ def decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
             raise ValueError("a cursor's time carries its offset")
         return as_utc(created), uuid.UUID(row_id)
     except (ValueError, TypeError, OverflowError):
-        raise ApiError(400, "cursor is not valid", "invalid_input", "cursor")
+        raise InvalidCursor()
 
 
 def paginate(stmt: Select, model, limit: int, cursor: str | None, *, id_attr: str = "id") -> Page:

@@ -20,6 +20,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 
 import psycopg
+from blinker import Namespace
 from flask import current_app, g, has_app_context
 from sqlalchemy import delete, event, select, text
 from sqlalchemy.exc import DBAPIError
@@ -27,6 +28,15 @@ from sqlalchemy.orm import Session, sessionmaker, with_loader_criteria
 from werkzeug.local import LocalProxy
 
 from portal.db import TenantScoped
+from portal.errors import NotFound
+
+signals = Namespace()
+# Sent with `reason=` whenever a request is refused for a tenant-context reason (bad or
+# revoked token, unknown or suspended tenant, no membership, a statement that tried to leave
+# the tenant). Metrics count only the reasons that concern isolation
+# (portal.observability.ISOLATION_REASONS). Here, below both the web layer and auth, so
+# either can send it.
+tenant_refused = signals.signal("tenant-refused")
 
 
 class TenantContextError(RuntimeError):
@@ -287,3 +297,18 @@ def _request_session() -> TenantSession:
 
 
 session: TenantSession = LocalProxy(_request_session)  # type: ignore[assignment]
+
+
+def get_or_404(model, raw_id):
+    """The current tenant's row with this public id, else the one NotFound every miss gets.
+
+    A malformed id, an unknown id and another tenant's id are indistinguishable.
+    """
+    try:
+        row_id = uuid.UUID(str(raw_id))
+    except ValueError:
+        raise NotFound()
+    row = session.scalar(select(model).where(model.id == row_id))
+    if row is None:
+        raise NotFound()
+    return row

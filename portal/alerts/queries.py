@@ -8,10 +8,10 @@ from portal.alerts.models import Alert
 from portal.alerts.schemas import AlertFilters
 from portal.auth.models import Membership, User
 from portal.db import public_columns
+from portal.errors import InvalidCursor
 from portal.pagination import MAX_LIMIT, Page, decode_cursor, paginate
-from portal.tenancy import session
+from portal.tenancy import get_or_404, session
 from portal.times import within
-from portal.web import ApiError, get_or_404
 
 
 def _filtered(filters: AlertFilters) -> Select:
@@ -40,8 +40,8 @@ def alerts_after(filters: AlertFilters, after: str) -> list:
     """
     try:
         created_at, row_id = decode_cursor(after)
-    except ApiError:
-        raise ApiError(400, "after is not a valid cursor", "invalid_input", "after")
+    except InvalidCursor:
+        raise InvalidCursor("after")
     stmt = (
         _filtered(filters)
         .where(or_(Alert.created_at > created_at,

@@ -17,10 +17,12 @@ from portal.alerts.schemas import (
 )
 from portal.auth.permissions import require_permission
 from portal.db import utcnow
+from portal.forms import field_errors
 from portal.idempotency import validate_key
 from portal.openapi import documented, page_of
 from portal.pagination import encode_cursor, parse_limit
-from portal.web import ApiError, field_errors, is_htmx, json_response, local_path, render_page
+from portal.security import local_path
+from portal.web import ApiError, is_htmx, json_response, render_page
 
 bp = Blueprint("alerts", __name__, url_prefix="/alerts")
 api = Blueprint("alerts_api", __name__, url_prefix="/api/alerts")

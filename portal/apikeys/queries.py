@@ -8,9 +8,9 @@ from flask import g
 from sqlalchemy import select
 
 from portal.apikeys.models import ApiKey
+from portal.errors import NotFound
 from portal.pagination import Page, paginate
 from portal.tenancy import session, unscoped_session
-from portal.web import NotFound
 
 
 @dataclass(frozen=True)

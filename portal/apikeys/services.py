@@ -21,8 +21,8 @@ from portal.apikeys.schemas import ApiKeyCreate
 from portal.audit import services as audit
 from portal.auth.permissions import ROLES
 from portal.db import utcnow
+from portal.errors import Forbidden
 from portal.tenancy import session
-from portal.web import ApiError
 
 KEY_PREFIX = "ap_"
 SHOWN_PREFIX_LENGTH = len(KEY_PREFIX) + 8
@@ -58,8 +58,8 @@ class CreatedKey:
 def create_key(data: ApiKeyCreate) -> CreatedKey:
     role = data.role or g.role
     if ROLES.index(role) > ROLES.index(g.role):
-        raise ApiError(403, f"role: a key's role may not exceed your own ({g.role})",
-                       "role_above_yours", "role")
+        raise Forbidden(f"role: a key's role may not exceed your own ({g.role})",
+                        code="role_above_yours", field="role")
     secret = KEY_PREFIX + secrets.token_urlsafe(32)
     now = utcnow()
     key = ApiKey(

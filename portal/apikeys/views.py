@@ -17,9 +17,11 @@ from portal.apikeys.schemas import (
     key_json,
 )
 from portal.auth.permissions import ROLES, require_permission
+from portal.errors import Forbidden, InvalidInput
+from portal.forms import field_errors
 from portal.openapi import documented, page_of
 from portal.pagination import parse_limit
-from portal.web import ApiError, field_errors, is_htmx, json_response, render_page
+from portal.web import is_htmx, json_response, render_page
 
 bp = Blueprint("apikeys", __name__, url_prefix="/settings/api-keys")
 api = Blueprint("apikeys_api", __name__, url_prefix="/api/keys")
@@ -46,8 +48,8 @@ def list_keys():
 def create_key():
     payload = request.get_json(silent=True)
     if not isinstance(payload, dict):
-        raise ApiError(400, "body: send a JSON object with name, and optionally role and "
-                       "expires_in_days", "invalid_input", "body")
+        raise InvalidInput("body: send a JSON object with name, and optionally role and "
+                           "expires_in_days", field="body")
     created = services.create_key(ApiKeyCreate.model_validate(payload))
     # The one answer that carries the secret: no cache, proxy or history may keep it.
     return json_response(created_key_json(created.key, created.secret), 201,
@@ -89,9 +91,7 @@ def create():
         created = services.create_key(ApiKeyCreate.from_form(request.form))
     except ValidationError as exc:
         return _page(422, form=request.form, errors=field_errors(exc))
-    except ApiError as exc:
-        if exc.status not in (400, 403):
-            raise
+    except Forbidden as exc:  # a role above the creator's own
         return _page(422, form=request.form, errors={exc.field or "form": exc.message})
     # The secret is rendered into this answer and never stored anywhere it could be read back.
     response = _page(201, created=created)

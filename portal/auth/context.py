@@ -13,7 +13,6 @@ import time
 import uuid
 from datetime import datetime
 
-from blinker import Namespace
 from flask import current_app, g, redirect, request, url_for
 from flask_jwt_extended import (
     create_access_token,
@@ -30,26 +29,16 @@ from portal import tenancy
 from portal.auth.models import Membership, User
 from portal.auth.permissions import permissions_for
 from portal.auth.queries import token_standing
-from portal.web import ApiError, api_error, is_api_request, is_htmx
+from portal.errors import Forbidden, NotAuthenticated, PortalError
+from portal.tenancy import tenant_refused
+from portal.web import api_error, is_api_request, is_htmx
 
 log = logging.getLogger("portal.auth")
 
 _SESSION_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")  # what fits revoked_sessions.session_id
 
-signals = Namespace()
-# Sent with `reason=` whenever a request is refused for a tenant-context reason (bad or
-# revoked token, unknown or suspended tenant, no membership). Metrics count only the reasons
-# that concern isolation (portal.observability.ISOLATION_REASONS).
-tenant_refused = signals.signal("tenant-refused")
 
-
-class Unauthorized(ApiError):
-    def __init__(self, reason: str, message: str = "Authentication required."):
-        super().__init__(401, message)
-        self.reason = reason
-
-
-def unauthorized_response(message: str = "Authentication required."):
+def unauthorized_response(message: str = NotAuthenticated.default_message):
     if is_api_request():
         response = api_error(401, message)
         response.headers["WWW-Authenticate"] = 'Bearer realm="alphapulse"'
@@ -63,10 +52,10 @@ def unauthorized_response(message: str = "Authentication required."):
     return response
 
 
-def _refuse(reason: str, message: str = "Authentication required."):
+def _refuse(reason: str):
     tenant_refused.send(current_app._get_current_object(), reason=reason)
     log.warning("request refused: %s", reason)
-    raise Unauthorized(reason, message)
+    raise NotAuthenticated(reason)
 
 
 def issue_token(user: User, membership: Membership, session_id: str | None = None) -> str:
@@ -116,7 +105,7 @@ def bind_request() -> None:
     try:
         verify_jwt_in_request()
     except CSRFError:
-        raise ApiError(403, "Missing or invalid CSRF token; reload the page.", "csrf_failed")
+        raise Forbidden("Missing or invalid CSRF token; reload the page.", code="csrf_failed")
     except (JWTExtendedException, PyJWTError, TypeError, ValueError, OverflowError) as exc:
         # PyJWT checks `exp`, `iat` and `nbf` with int(): a list or an infinite number in a
         # correctly signed token raises TypeError or OverflowError, not a PyJWTError.
@@ -229,12 +218,25 @@ def _bind_if_signed_in() -> None:
         return
     try:
         bind_request()
-    except ApiError:
+    except PortalError:
         for name in ("user", "tenant", "tenant_id", "role", "permissions", "refreshed_token"):
             g.pop(name, None)
 
 
+def _not_authenticated(exc: NotAuthenticated):
+    return unauthorized_response(exc.message)
+
+
+def _bare_401(_exc):
+    return unauthorized_response()
+
+
 def init_app(app) -> None:
+    # More specific than the web layer's PortalError handler, so a refused token is answered
+    # here: the sign-in redirect for browsers, WWW-Authenticate for scripts.
+    app.register_error_handler(NotAuthenticated, _not_authenticated)
+    app.register_error_handler(401, _bare_401)
+
     @app.before_request
     def _load_tenant_context() -> None:
         if request.endpoint is None:

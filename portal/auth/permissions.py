@@ -4,7 +4,7 @@ from functools import wraps
 
 from flask import g
 
-from portal.web import ApiError
+from portal.errors import PermissionDenied
 
 VIEWER = frozenset({"view_alerts", "view_metrics", "view_portfolio", "view_trades"})
 TRADER = VIEWER | {"acknowledge_alerts", "create_alerts", "execute_trades", "view_system",
@@ -30,7 +30,7 @@ def require_permission(permission: str):
         @wraps(view)
         def wrapped(*args, **kwargs):
             if permission not in g.get("permissions", frozenset()):
-                raise ApiError(403, f"Your role does not allow this ({permission}).")
+                raise PermissionDenied(permission)
             return view(*args, **kwargs)
 
         wrapped.required_permission = permission

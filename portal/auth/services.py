@@ -20,14 +20,7 @@ from portal.auth.queries import (
 )
 from portal.auth.schemas import LoginRequest
 from portal.db import utcnow
-
-
-class LoginFailed(Exception):
-    def __init__(self, message: str, status: int = 401, field: str | None = None):
-        super().__init__(message)
-        self.message = message
-        self.status = status
-        self.field = field
+from portal.errors import BadCredentials, InvalidInput
 
 
 @dataclass(frozen=True)
@@ -38,7 +31,6 @@ class SignIn:
 
 log = logging.getLogger("portal.auth")
 
-INVALID_CREDENTIALS = "Invalid email or password."
 SESSION_REVOCATION_SLACK = timedelta(minutes=1)
 
 
@@ -46,7 +38,7 @@ def authenticate(login: LoginRequest, *, require_tenant_choice: bool) -> SignIn:
     """Check the password and pick the membership the token will carry.
 
     An unknown email, a wrong password, no (active) membership and a suspended organisation
-    all answer the same `LoginFailed`, and an unknown email still pays for one password hash,
+    all answer the same `BadCredentials`, and an unknown email still pays for one password hash,
     so neither the answer nor its time tells whether an email belongs to anyone. With several
     memberships and no tenant named, a script must say which one (`require_tenant_choice`);
     the browser starts in the first and offers the switcher.
@@ -64,13 +56,13 @@ def authenticate(login: LoginRequest, *, require_tenant_choice: bool) -> SignIn:
         reason = "no active membership in tenant"
     if reason is not None:
         _audit_failure(user, memberships, wanted, login.email, reason)
-        raise LoginFailed(INVALID_CREDENTIALS)
+        raise BadCredentials()
     if not wanted and len(memberships) > 1 and require_tenant_choice:
-        raise LoginFailed(
+        raise InvalidInput(
             "tenant: you belong to several tenants; name one of "
             + ", ".join(m.slug for m in memberships),
-            status=400,
             field="tenant",
+            code="bad_request",
         )
     choice = chosen[0]
     with tenancy.tenant_session_scope(choice.tenant_id) as db:

@@ -6,17 +6,12 @@ from portal.auth import services
 from portal.auth.context import issue_token
 from portal.auth.permissions import public
 from portal.auth.schemas import LoginRequest, RevokedOut, TokenOut, normalise_email
+from portal.errors import BadCredentials, InvalidInput, http_status
 from portal.extensions import limiter
+from portal.forms import validation_message
 from portal.openapi import documented
-from portal.web import (
-    ApiError,
-    api_error,
-    json_response,
-    local_path,
-    refuse_cross_site_post,
-    render_page,
-    validation_message,
-)
+from portal.security import local_path, refuse_cross_site_post
+from portal.web import api_error, json_response, render_page
 
 bp = Blueprint("auth", __name__)
 api = Blueprint("auth_api", __name__, url_prefix="/api/auth")
@@ -94,8 +89,8 @@ def login():
     except ValidationError as exc:
         return render_page("auth/login.html", status=400, error=validation_message(exc)[1],
                            **redisplay)
-    except services.LoginFailed as exc:
-        return render_page("auth/login.html", status=exc.status, error=exc.message,
+    except BadCredentials as exc:
+        return render_page("auth/login.html", status=http_status(exc), error=exc.message,
                            **redisplay)
     response = redirect(_safe_next(form.get("next")), code=303)
     set_access_cookies(response, issue_token(sign_in.user, sign_in.membership))
@@ -136,8 +131,9 @@ def token():
     data = LoginRequest.model_validate(payload)
     try:
         sign_in = services.authenticate(data, require_tenant_choice=True)
-    except services.LoginFailed as exc:
-        return api_error(exc.status, exc.message, field=exc.field)
+    except BadCredentials as exc:
+        # Not the sign-in redirect: this endpoint is where scripts sign in.
+        return api_error(http_status(exc), exc.message, exc.code)
     expires = current_app.config["JWT_ACCESS_TOKEN_EXPIRES"]
     return json_response(TokenOut(
         access_token=issue_token(sign_in.user, sign_in.membership),
@@ -150,8 +146,8 @@ def token():
             responses={200: RevokedOut})
 def api_logout():
     if g.get("api_key_id") is not None:
-        raise ApiError(400, "An API key is not a sign-in: revoke it with "
-                       "POST /api/keys/<id>/revoke.", "not_a_session")
+        raise InvalidInput("An API key is not a sign-in: revoke it with "
+                           "POST /api/keys/<id>/revoke.", code="not_a_session")
     services.end_session()
     g.token_replaced = True
     return json_response(RevokedOut(revoked=True).model_dump(mode="json"))

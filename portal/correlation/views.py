@@ -10,8 +10,9 @@ from portal.correlation.schemas import (
     MatrixOut,
     MatrixQuery,
 )
+from portal.forms import validation_message
 from portal.openapi import documented
-from portal.web import ApiError, json_response, render_page, validation_message
+from portal.web import ApiError, json_response, render_page
 
 bp = Blueprint("correlation", __name__, url_prefix="/correlation")
 api = Blueprint("correlation_api", __name__, url_prefix="/api/correlation")

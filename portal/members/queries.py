@@ -6,10 +6,10 @@ from sqlalchemy import func, select
 
 from portal.auth.models import Membership, User
 from portal.db import utcnow
+from portal.errors import NotFound
 from portal.members.models import Invitation
 from portal.pagination import Page, paginate
-from portal.tenancy import session
-from portal.web import NotFound, get_or_404
+from portal.tenancy import get_or_404, session
 
 
 def members_page(limit: int, cursor: str | None) -> Page:

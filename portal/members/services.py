@@ -16,6 +16,7 @@ from portal.auth.passwords import hash_password, verify_password
 from portal.auth.permissions import ROLES
 from portal.auth.queries import find_user
 from portal.db import utcnow
+from portal.errors import BadCredentials, Conflict, Gone
 from portal.members import queries
 from portal.members.invitation_lookup import OpenInvitation
 from portal.members.models import (
@@ -26,18 +27,10 @@ from portal.members.models import (
 )
 from portal.members.schemas import InvitationCreate, NewAccount
 from portal.tenancy import lock_within_tenant, session
-from portal.web import ApiError
 
 # Serialises every change that could leave the organisation without an admin (role changes
 # and removals) inside one tenant; see tenancy.lock_within_tenant.
 MEMBERS_LOCK = "members"
-
-
-class Conflict(ApiError):
-    """A change the organisation's current state forbids (409)."""
-
-    def __init__(self, message: str, code: str, field: str | None = None):
-        super().__init__(409, message, code, field)
 
 
 def _refuse(conflict: Conflict) -> Conflict:
@@ -49,7 +42,7 @@ def _refuse(conflict: Conflict) -> Conflict:
 
 def _last_admin_refusal(action: str) -> Conflict:
     return _refuse(Conflict(f"The organisation's last admin cannot be {action}; make "
-                            "someone else an admin first.", "last_admin"))
+                            "someone else an admin first.", code="last_admin"))
 
 
 def _end_access(membership: Membership, reason: str) -> None:
@@ -103,7 +96,7 @@ def invite(data: InvitationCreate) -> tuple[Invitation, str]:
     """
     if queries.is_member_email(data.email):
         raise _refuse(Conflict("email: is already a member of this organisation",
-                               "already_member", "email"))
+                               code="already_member", field="email"))
     now = utcnow()
     for earlier in queries.pending_invitations_for(data.email):
         earlier.revoked_at = now
@@ -132,7 +125,7 @@ def revoke_invitation(raw_id) -> Invitation:
     invitation = queries.get_invitation(raw_id)
     if invitation.status == "accepted":
         raise _refuse(Conflict("This invitation has already been accepted; remove the "
-                               "member instead.", "already_accepted"))
+                               "member instead.", code="already_accepted"))
     if invitation.status == "pending":
         result = session.execute(
             update(Invitation)
@@ -150,21 +143,18 @@ def revoke_invitation(raw_id) -> Invitation:
     session.refresh(invitation)
     if invitation.status == "accepted":  # lost a race with the person accepting it
         raise Conflict("This invitation has just been accepted; remove the member "
-                       "instead.", "already_accepted")
+                       "instead.", code="already_accepted")
     return invitation
 
 
 # Accepting: the person has no token for the organisation yet.
 
-class AcceptFailed(Exception):
-    def __init__(self, message: str, status: int, field: str | None = None):
-        super().__init__(message)
-        self.message = message
-        self.status = status
-        self.field = field
-
+# Accepting fails with BadCredentials (a wrong password), Conflict (the email has an account
+# already: sign in instead) or Gone (the link was used, revoked or expired meanwhile).
 
 WRONG_PASSWORD = "That password does not match the account of this email address."
+HAS_ACCOUNT = ("This email address already has an account: sign in with its password to "
+               "accept.")
 
 
 @dataclass(frozen=True)
@@ -178,15 +168,14 @@ def accept_with_existing_account(ticket: OpenInvitation, password: str) -> Accep
     user = find_user(ticket.email)
     password_ok = verify_password(user.password_hash if user else None, password)
     if user is None or not password_ok or not user.is_active:
-        raise AcceptFailed(WRONG_PASSWORD, 401, "password")
+        raise BadCredentials(WRONG_PASSWORD, field="password")
     return _join(ticket, user, new_user=False)
 
 
 def accept_with_new_account(ticket: OpenInvitation, account: NewAccount) -> Accepted:
     """No account yet: create one with this name and password, then join."""
     if find_user(ticket.email) is not None:
-        raise AcceptFailed("This email address already has an account: sign in with its "
-                           "password to accept.", 409, "password")
+        raise Conflict(HAS_ACCOUNT, field="password")
     user = User(id=uuid.uuid4(), email=ticket.email, display_name=account.display_name,
                 password_hash=hash_password(account.password), is_active=True,
                 created_at=utcnow())
@@ -211,7 +200,7 @@ def _join(ticket: OpenInvitation, user: User, *, new_user: bool) -> Accepted:
                 .execution_options(synchronize_session=False)
             ).rowcount
             if claimed != 1:
-                raise AcceptFailed("This invitation link is no longer valid.", 410)
+                raise Gone("This invitation link is no longer valid.")
             membership = db.get(Membership, (ticket.tenant_id, user.id))
             if membership is None:
                 # Sessions from any earlier membership (before a removal) stay ended; whole
@@ -233,6 +222,5 @@ def _join(ticket: OpenInvitation, user: User, *, new_user: bool) -> Accepted:
                          actor_id=user.id, actor_email=user.email)
     except IntegrityError:
         # The same email signed up through another invitation a moment ago.
-        raise AcceptFailed("This email address already has an account: sign in with its "
-                           "password to accept.", 409, "password")
+        raise Conflict(HAS_ACCOUNT, field="password")
     return Accepted(user, membership)

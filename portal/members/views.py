@@ -9,6 +9,8 @@ from pydantic import ValidationError
 from portal.auth.context import issue_token
 from portal.auth.permissions import ROLES, public, require_permission
 from portal.auth.views import login_budget
+from portal.errors import BadCredentials, Conflict, Gone, InvalidInput, http_status
+from portal.forms import field_errors
 from portal.members import queries, services
 from portal.members.invitation_lookup import open_invitation
 from portal.members.schemas import (
@@ -25,14 +27,8 @@ from portal.members.schemas import (
 )
 from portal.openapi import documented, page_of
 from portal.pagination import parse_limit
-from portal.web import (
-    ApiError,
-    field_errors,
-    is_htmx,
-    json_response,
-    refuse_cross_site_post,
-    render_page,
-)
+from portal.security import refuse_cross_site_post
+from portal.web import is_htmx, json_response, render_page
 
 bp = Blueprint("members", __name__)
 api = Blueprint("members_api", __name__, url_prefix="/api")
@@ -42,7 +38,7 @@ TAGS = ("members",)
 def _json_body(fields: str) -> dict:
     payload = request.get_json(silent=True)
     if not isinstance(payload, dict):
-        raise ApiError(400, f"body: send a JSON object with {fields}", "invalid_input", "body")
+        raise InvalidInput(f"body: send a JSON object with {fields}", field="body")
     return payload
 
 
@@ -159,7 +155,7 @@ def change_role_form(user_id):
         return _member_refused(user_id, 400, "role: choose viewer, trader or admin")
     try:
         membership = services.change_role(user_id, data.role)
-    except services.Conflict as exc:
+    except Conflict as exc:
         return _member_refused(user_id, 409, exc.message)
     if is_htmx():
         return _member_row(membership)
@@ -176,7 +172,7 @@ def remove_form(user_id):
         return render_page("members/confirm_remove.html", member=membership)
     try:
         services.remove_member(user_id)
-    except services.Conflict as exc:
+    except Conflict as exc:
         return _member_refused(user_id, 409, exc.message)
     if is_htmx():
         return ""  # the row disappears
@@ -192,7 +188,7 @@ def invite_form():
     except ValidationError as exc:
         return render_page("members/index.html", "invite", status=422,
                            **_page_context(form=request.form, errors=field_errors(exc)))
-    except services.Conflict as exc:
+    except Conflict as exc:
         return render_page("members/index.html", "invite", status=409,
                            **_page_context(form=request.form, errors={"email": exc.message}))
     response = render_page("members/index.html", "invite",
@@ -207,7 +203,7 @@ def invite_form():
 def revoke_form(invitation_id):
     try:
         invitation = services.revoke_invitation(invitation_id)
-    except services.Conflict as exc:
+    except Conflict as exc:
         if is_htmx():
             return render_page("members/index.html", "invitations", status=409,
                                **_page_context(invitation_error=exc.message))
@@ -256,12 +252,13 @@ def invitation(token):
     except ValidationError as exc:
         return render_page("members/invitation.html", status=422, ticket=ticket,
                            form=form, errors=field_errors(exc))
-    except services.AcceptFailed as exc:
-        if exc.status == 410:
-            return render_page("members/invitation.html", status=404, ticket=None)
-        return render_page("members/invitation.html", status=exc.status, ticket=ticket,
+    except Gone:
+        return render_page("members/invitation.html", status=404, ticket=None)
+    except (BadCredentials, Conflict) as exc:
+        # Either way the answer is the existing account's password: show that form.
+        return render_page("members/invitation.html", status=http_status(exc), ticket=ticket,
                            form=form, errors={exc.field or "form": exc.message},
-                           account="existing" if exc.status != 422 else form.get("account"))
+                           account="existing")
     response = redirect(url_for("system.dashboard"), code=303)
     set_access_cookies(response, issue_token(accepted.user, accepted.membership))
     return response

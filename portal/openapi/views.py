@@ -6,10 +6,11 @@ from flask import Blueprint, current_app, request
 from markupsafe import Markup, escape
 
 from portal.auth.permissions import public
+from portal.errors import PortalError
 from portal.openapi.document import document
 from portal.openapi.reference import reference
 from portal.openapi.registry import documented
-from portal.web import ApiError, json_response, render_page
+from portal.web import json_response, render_page
 
 bp = Blueprint("openapi", __name__, url_prefix="/api")
 
@@ -48,5 +49,5 @@ def _sign_in_if_signed_in() -> None:
 
     if current_app.config["JWT_ACCESS_COOKIE_NAME"] not in request.cookies:
         return
-    with suppress(ApiError):
+    with suppress(PortalError):
         bind_request()

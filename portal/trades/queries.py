@@ -7,11 +7,10 @@ from sqlalchemy import Select, select
 from portal.db import public_columns
 from portal.market.models import Instrument
 from portal.pagination import Page, paginate
-from portal.tenancy import session
+from portal.tenancy import get_or_404, session
 from portal.times import within
 from portal.trades.models import FINISHED_STATUSES, Trade, TradeRow
 from portal.trades.schemas import TradeFilters
-from portal.web import get_or_404
 
 
 def _filtered(filters: TradeFilters) -> Select:

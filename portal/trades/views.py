@@ -9,6 +9,7 @@ from pydantic import ValidationError
 
 from portal.auth.permissions import require_permission
 from portal.formats import money, price, quantity
+from portal.forms import field_errors
 from portal.idempotency import validate_key
 from portal.openapi import documented, page_of
 from portal.pagination import parse_limit
@@ -22,7 +23,7 @@ from portal.trades.schemas import (
     order_from_form,
     trade_detail_json,
 )
-from portal.web import ApiError, field_errors, json_response, render_page, wants_fragment
+from portal.web import ApiError, json_response, render_page, wants_fragment
 
 bp = Blueprint("trades", __name__, url_prefix="/trades")
 api = Blueprint("trades_api", __name__, url_prefix="/api/trades")
