@@ -56,11 +56,19 @@ def is_full_page(response_or_html) -> bool:
 
 
 def fragment_root(response_or_html) -> Tag:
-    """The one element an htmx fragment consists of; fails on a page or on several roots."""
-    roots = [node for node in soup(response_or_html).contents if isinstance(node, Tag)]
+    """The one element an htmx fragment swaps into its target (out-of-band elements go
+    elsewhere, so they do not count); fails on a whole page or on several roots."""
+    roots = [node for node in soup(response_or_html).contents
+             if isinstance(node, Tag) and not node.has_attr("hx-swap-oob")]
     assert len(roots) == 1, [root.name for root in roots]
     assert roots[0].name != "html", "a whole page, not a fragment"
     return roots[0]
+
+
+def root_selector(response_or_html) -> str:
+    """`tag#id` of a fragment's one root element: which named block htmx swaps in."""
+    root = fragment_root(response_or_html)
+    return f"{root.name}#{root.get('id')}"
 
 
 # Browser journeys.

@@ -6,7 +6,6 @@ source) and assert on those; exact counts come from a fresh tenant.
 
 import base64
 import json
-import re
 import uuid
 from datetime import UTC, datetime, timedelta
 
@@ -16,7 +15,7 @@ from sqlalchemy import select
 from portal import tenancy
 from portal.alerts.models import Alert
 from portal.audit.models import AuditRecord
-from tests.helpers import audit_actions
+from tests.helpers import audit_actions, is_full_page, root_selector, soup
 
 NEW_ALERT_KEYS = {
     "id", "title", "message", "severity", "source", "tags", "created_at", "created_by",
@@ -55,9 +54,17 @@ def open_alerts(api) -> int:
 
 
 def badge(html: str) -> int:
-    match = re.search(r'id="open-alerts-badge"[^>]*>(\d+)<', html)
-    assert match, "no open-alerts badge in the page"
-    return int(match.group(1))
+    element = soup(html).find(id="open-alerts-badge")
+    assert element is not None, "no open-alerts badge in the page"
+    return int(element.get_text(strip=True))
+
+
+def alert_ids(response) -> list[str]:
+    return [row["data-alert-id"] for row in soup(response).select("[data-alert-id]")]
+
+
+def poller_url(response) -> str:
+    return soup(response).find(id="alerts-poller")["hx-get"]
 
 
 def list_ids(api, query: str = "") -> list[str]:
@@ -74,12 +81,11 @@ def test_a_new_alert_shows_on_the_page_in_the_fragment_and_in_the_json(api_as, b
 
     page = browser.get("/alerts")
     assert page.status_code == 200
-    assert "<html" in page.text and alert["title"] in page.text
+    assert is_full_page(page) and alert["title"] in page.text
 
     fragment = browser.get("/alerts", htmx=True)
     assert fragment.status_code == 200
-    assert "<html" not in fragment.text
-    assert fragment.text.lstrip().startswith('<section id="alert-list"')
+    assert root_selector(fragment) == "section#alert-list"
     assert alert["title"] in fragment.text
     assert "HX-Request" in fragment.headers["Vary"]
 
@@ -96,11 +102,11 @@ def test_the_detail_is_a_page_a_fragment_and_json(api_as, browser_as):
 
     page = browser.get(f"/alerts/{alert['id']}")
     assert page.status_code == 200
-    assert "<html" in page.text and alert["title"] in page.text and "fx, latency" in page.text
+    assert is_full_page(page) and alert["title"] in page.text and "fx, latency" in page.text
 
     fragment = browser.get(f"/alerts/{alert['id']}", htmx=True)
     assert fragment.status_code == 200
-    assert "<html" not in fragment.text and alert["title"] in fragment.text
+    assert not is_full_page(fragment) and alert["title"] in fragment.text
 
     one = browser.get(f"/api/alerts/{alert['id']}")
     assert one.status_code == 200
@@ -277,14 +283,13 @@ def test_pages_walk_every_alert_once_newest_first(fresh_tenant, api_as, browser_
     # The page's "Older" link carries the cursor and keeps the filters.
     browser = browser_as(tenant.emails["viewer"])
     first = browser.get("/alerts?limit=3&severity=warning")
-    assert 'data-testid="older"' in first.text
-    href = re.search(r'href="([^"]*cursor=[^"]*)"[^>]*rel="next"', first.text).group(1)
-    href = href.replace("&amp;", "&")
+    older = soup(first).select_one('[data-testid="older"]')
+    href = older["href"]
+    assert older["rel"] == ["next"] and "cursor=" in href
     assert "severity=warning" in href and "limit=3" in href
     second = browser.get(href, htmx=True)
-    assert "<html" not in second.text
-    page_two = re.findall(r'data-alert-id="([0-9a-f-]{36})"', second.text)
-    assert page_two == list(reversed(created))[3:6]
+    assert not is_full_page(second)
+    assert alert_ids(second) == list(reversed(created))[3:6]
 
 
 # Raising alerts: validation, permissions, idempotency, audit.
@@ -459,14 +464,13 @@ def test_an_invalid_form_shows_its_errors_inline_with_and_without_htmx(browser_a
     source = unique("src")
     page = browser.post("/alerts", {"title": "", "severity": "info", "source": source})
     assert page.status_code == 422
-    assert "<html" in page.text and 'data-field="title"' in page.text
+    assert is_full_page(page) and 'data-field="title"' in page.text
     assert f'value="{source}"' in page.text  # what was typed stays
 
     fragment = browser.post("/alerts", {"title": "ok", "severity": "loud", "source": source},
                             htmx=True)
     assert fragment.status_code == 422
-    assert "<html" not in fragment.text
-    assert fragment.text.lstrip().startswith('<form id="new-alert-form"')
+    assert root_selector(fragment) == "form#new-alert-form"
     assert 'data-field="severity"' in fragment.text
     assert browser.get(f"/api/alerts?source={source}").get_json()["items"] == []
 
@@ -476,7 +480,7 @@ def test_the_htmx_form_answers_a_fresh_form_and_tells_the_list_to_refresh(browse
     title = unique("Htmx alert")
     response = browser.post("/alerts", {"title": title, "severity": "info"}, htmx=True)
     assert response.status_code == 200
-    assert "<html" not in response.text
+    assert not is_full_page(response)
     assert response.headers["HX-Trigger"] == "alerts-changed"
     assert 'data-testid="alert-created"' in response.text
     assert f'value="{title}"' not in response.text
@@ -491,8 +495,7 @@ def test_acknowledging_in_place_swaps_the_row_and_the_badge(browser_as, api_as):
 
     response = browser.post(f"/alerts/{alert['id']}/acknowledge", htmx=True)
     assert response.status_code == 200
-    assert "<html" not in response.text
-    assert response.text.lstrip().startswith(f'<tr id="alert-{alert["id"]}"')
+    assert root_selector(response) == f"tr#alert-{alert['id']}"
     assert 'data-state="acknowledged"' in response.text
     assert 'data-testid="acknowledge"' not in response.text
     assert 'hx-swap-oob="true"' in response.text
@@ -521,8 +524,7 @@ def test_the_list_offers_new_alerts_to_its_poller(browser_as, api_as):
     source = unique("poll")
     browser = browser_as("viewer@acme.test")
     page = browser.get(f"/alerts?source={source}&severity=critical")
-    poll = re.search(r'id="alerts-poller"[^>]*hx-get="([^"]+)"', page.text).group(1)
-    poll = poll.replace("&amp;", "&")
+    poll = poller_url(page)
     assert "source=" + source in poll and "severity=critical" in poll
 
     assert browser.get(poll, htmx=True).status_code == 204
@@ -530,12 +532,11 @@ def test_the_list_offers_new_alerts_to_its_poller(browser_as, api_as):
     raise_alert(api, source=source, severity="info")  # filtered out
     update = browser.get(poll, htmx=True)
     assert update.status_code == 200
-    assert "<html" not in update.text
-    assert re.findall(r'data-alert-id="([0-9a-f-]{36})"', update.text) == [wanted["id"]]
-    assert 'id="open-alerts-badge"' in update.text
+    assert not is_full_page(update)
+    assert alert_ids(update) == [wanted["id"]]
+    assert soup(update).find(id="open-alerts-badge") is not None
     # The new poller continues from the newest row it delivered.
-    next_poll = re.search(r'id="alerts-poller"[^>]*hx-get="([^"]+)"', update.text).group(1)
-    assert browser.get(next_poll.replace("&amp;", "&"), htmx=True).status_code == 204
+    assert browser.get(poller_url(update), htmx=True).status_code == 204
 
 
 def test_the_poller_needs_a_valid_cursor(browser_as):
@@ -612,7 +613,7 @@ def test_another_tenants_alerts_never_reach_the_poller(api_as, browser_as):
     a_browser = browser_as("viewer@acme.test")
     source = unique("poll-b")
     page = a_browser.get(f"/alerts?source={source}")
-    poll = re.search(r'id="alerts-poller"[^>]*hx-get="([^"]+)"', page.text).group(1)
+    poll = poller_url(page)
     raise_alert(api_as("trader@globex.test"), source=source)
-    assert a_browser.get(poll.replace("&amp;", "&"), htmx=True).status_code == 204
+    assert a_browser.get(poll, htmx=True).status_code == 204
 

@@ -13,7 +13,7 @@ from portal.audit.models import AuditRecord
 from portal.auth import context
 from portal.auth.models import User
 from tests.conftest import build_app, mint_token
-from tests.helpers import bearer
+from tests.helpers import bearer, soup
 
 DEMO_LOGINS = [
     ("admin@acme.test", None, "acme", "admin"),
@@ -525,7 +525,7 @@ class TestEqualRefusals:
         answers = {}
         for name, body in attempts.items():
             response = client.post("/login", data=body)
-            error = response.text.split('role="alert">')[1].split("<")[0]
+            error = soup(response).select_one('.form-error[role="alert"]').get_text(strip=True)
             answers[name] = (response.status_code, error)
         assert set(answers.values()) == {(401, "Invalid email or password.")}, answers
 

@@ -18,6 +18,7 @@ from portal import tenancy
 from portal.market.models import Instrument, Price
 from portal.trades.models import Fill, Trade
 from tests import reference
+from tests.helpers import is_full_page, root_selector
 
 # --- data helpers ----------------------------------------------------------------------------
 
@@ -370,7 +371,7 @@ def test_the_page_shows_cards_positions_charts_and_pickers(browser_as, book, ris
     page = browser.get("/metrics")
     assert page.status_code == 200
     html = page.get_data(as_text=True)
-    assert "<html" in html
+    assert is_full_page(html)
     assert 'data-testid="market-value">1,505.00<' in html
     assert f'data-symbol="{book.a}"' in html and f'data-symbol="{book.b}"' in html
     assert 'data-testid="notional-volume">2,850.00<' in html  # the 30 day default
@@ -394,14 +395,13 @@ def test_the_page_shows_cards_positions_charts_and_pickers(browser_as, book, ris
 def test_the_window_picker_works_as_a_plain_get_and_as_a_fragment(browser_as, book):
     browser = browser_as(book.tenant.emails["viewer"], book.tenant.slug)
     full = browser.get("/metrics?window=7d")
-    assert "<html" in full.get_data(as_text=True)
+    assert is_full_page(full)
     assert '<option value="7d" selected>' in full.get_data(as_text=True)
     fragment = browser.get("/metrics?window=1d", htmx=True)
     assert fragment.status_code == 200
     assert "HX-Request" in fragment.headers.get("Vary", "")
     html = fragment.get_data(as_text=True)
-    assert "<html" not in html
-    assert html.strip().startswith('<section id="trading"')
+    assert root_selector(html) == "section#trading"
     assert 'data-window="1d"' in html
     assert 'data-testid="notional-volume">1,300.00<' in html
     assert 'data-testid="win-rate">0.0%<' in html
@@ -412,10 +412,9 @@ def test_each_block_has_its_fragment(browser_as, risk_book):
     browser = browser_as(risk_book.tenant.emails["trader"], risk_book.tenant.slug)
     for path, block in (("/metrics/portfolio", "portfolio"), ("/metrics/risk", "risk")):
         html = browser.get(path, htmx=True).get_data(as_text=True)
-        assert html.strip().startswith(f'<section id="{block}"'), path
-        assert "<html" not in html
+        assert root_selector(html) == f"section#{block}", path
         full = browser.get(path).get_data(as_text=True)
-        assert "<html" in full and f'id="{block}"' in full
+        assert is_full_page(full) and f'id="{block}"' in full
     risk = browser.get("/metrics/risk?lookback_days=30", htmx=True).get_data(as_text=True)
     assert 'data-lookback="30"' in risk and "<polyline" in risk
 

@@ -3,7 +3,6 @@ its own? On /api/metrics/system and /status, from the Prometheus multiprocess fi
 gunicorn and from Redis when one is configured."""
 
 import logging
-import re
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 
@@ -11,7 +10,7 @@ import pytest
 
 from tests import live
 from tests.conftest import build_app, mint_token
-from tests.helpers import bearer
+from tests.helpers import bearer, soup
 
 SYSTEM = "/api/metrics/system"
 
@@ -24,7 +23,7 @@ def figures(client, token: str) -> dict:
 
 
 def status_count(html: str) -> int:
-    return int(re.search(r'data-testid="tenant-request-count">(\d+)<', html).group(1))
+    return int(soup(html).select_one('[data-testid="tenant-request-count"]').get_text(strip=True))
 
 
 # --- one process -----------------------------------------------------------------------------
