@@ -33,6 +33,24 @@ TEST_SETTINGS = {
 }
 
 
+def _cheap_password_hashing() -> None:
+    """Argon2id at its smallest cost for this test process: every sign-in through /login
+    verifies a hash, and at the production cost (64 MiB, 3 passes, 4 lanes) each one takes
+    most of a second on a busy two-core machine. The hash is still Argon2id, salted, and
+    verified for real; only how slow it is changes, and the seeded demo users get it too."""
+    from argon2 import PasswordHasher
+
+    from portal.auth import passwords
+
+    cheap = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
+    assert hasattr(passwords, "_hasher") and hasattr(passwords, "_DUMMY_HASH")
+    passwords._hasher = cheap
+    passwords._DUMMY_HASH = cheap.hash("not-a-real-password")
+
+
+_cheap_password_hashing()
+
+
 def backend() -> str:
     return os.environ.get("PORTAL_TEST_DATABASE", "sqlite")
 
