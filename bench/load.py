@@ -338,46 +338,6 @@ def start_gunicorn(name: str, app: str, env: dict, workdir: Path, conf: bool) ->
     raise RuntimeError(f"{name} did not start in 60 s")
 
 
-def start_pgbouncer(database: str, workdir: Path) -> tuple[subprocess.Popen, int]:
-    """A PgBouncer of our own in transaction mode, on a free loopback port."""
-    port = free_port()
-    home = workdir / "pgbouncer"
-    home.mkdir()
-    server = make_url(SUPERUSER_URL)
-    (home / "users.txt").write_text(
-        "".join(f'"{role}" "{password}"\n' for role, (password, _) in ROLES.items()))
-    (home / "pgbouncer.ini").write_text(f"""[databases]
-{database} = host={server.host or '127.0.0.1'} port={server.port or 5432} dbname={database}
-
-[pgbouncer]
-listen_addr = 127.0.0.1
-listen_port = {port}
-unix_socket_dir =
-auth_type = trust
-auth_file = {home / 'users.txt'}
-pool_mode = transaction
-default_pool_size = 4
-max_client_conn = 200
-logfile = {home / 'pgbouncer.log'}
-pidfile = {home / 'pgbouncer.pid'}
-ignore_startup_parameters = extra_float_digits,options
-""")
-    command = ["pgbouncer", str(home / "pgbouncer.ini")]
-    if os.geteuid() == 0:  # PgBouncer refuses to run as root
-        for path in [workdir, home, *home.iterdir()]:
-            shutil.chown(path, "postgres")
-        workdir.chmod(0o755)
-        command[1:1] = ["-u", "postgres"]
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 1):
-            return process, port
-        time.sleep(0.2)
-    process.kill()
-    raise RuntimeError("pgbouncer did not start; see " + str(home / "pgbouncer.log"))
-
-
 # --- wrk -----------------------------------------------------------------------------------
 
 LUA = """
@@ -550,8 +510,14 @@ def main(argv: list[str] | None = None) -> None:
             portal_env(role_url(database, "portal_bench_bypass"), owner_url, workdir),
             workdir, conf=True)
         servers.append(bypass)
-        pgbouncer, pool_port = start_pgbouncer(database, workdir)
-        pooled_env = portal_env(role_url(database, "portal_bench_app", pool_port), owner_url,
+        from tests.pgbouncer import PgBouncer
+
+        # The tests' PgBouncer in transaction mode, with a pool of four, ignoring the startup
+        # options the bench's clients send.
+        roles = [(role, password) for role, (password, _) in ROLES.items()]
+        pgbouncer = PgBouncer(database, roles, pool_size=4, server_url=SUPERUSER_URL,
+                              ignore_startup_parameters="extra_float_digits,options").start()
+        pooled_env = portal_env(role_url(database, "portal_bench_app", pgbouncer.port), owner_url,
                                 workdir)
         pooled_env["PORTAL_DATABASE_POOLER"] = "transaction"  # no server-side prepares
         pooled = start_gunicorn("portal via PgBouncer (txn)", "wsgi:app", pooled_env, workdir,
@@ -597,7 +563,7 @@ def main(argv: list[str] | None = None) -> None:
         for server in servers:
             server.stop()
         if pgbouncer is not None:
-            pgbouncer.terminate()
+            pgbouncer.close()
             pgbouncer.wait(10)
         drop_database(database)
         if options.keep:

@@ -29,12 +29,7 @@ import pytest
 from sqlalchemy.engine import make_url
 
 from tests import pg
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+from tests.live import free_port
 
 
 def binary() -> str:
@@ -56,10 +51,17 @@ def _user_exists(name: str) -> bool:
 
 
 class PgBouncer:
-    def __init__(self, database: str, roles: list[tuple[str, str]], pool_size: int = 2):
+    """`server_url` is the PostgreSQL it pools (the tests' by default); bench/load.py starts
+    one in front of its own database with a larger pool."""
+
+    def __init__(self, database: str, roles: list[tuple[str, str]], pool_size: int = 2, *,
+                 server_url: str | None = None,
+                 ignore_startup_parameters: str = "extra_float_digits"):
         self.database = database
         self.roles = roles
         self.pool_size = pool_size
+        self.server_url = server_url or pg.SUPERUSER_URL
+        self.ignore_startup_parameters = ignore_startup_parameters
         self.port = free_port()
         self.home = Path(tempfile.mkdtemp(prefix="portal-pgbouncer-"))
         self.process: subprocess.Popen | None = None
@@ -74,7 +76,7 @@ class PgBouncer:
         return self.home / "pgbouncer.log"
 
     def config(self) -> str:
-        server = make_url(pg.SUPERUSER_URL)
+        server = make_url(self.server_url)
         host, port = server.host or "127.0.0.1", server.port or 5432
         return f"""[databases]
 {self.database} = host={host} port={port} dbname={self.database}
@@ -91,7 +93,7 @@ min_pool_size = 0
 reserve_pool_size = 0
 max_client_conn = 200
 server_reset_query =
-ignore_startup_parameters = extra_float_digits
+ignore_startup_parameters = {self.ignore_startup_parameters}
 query_wait_timeout = 10
 logfile = {self.log_path}
 pidfile = {self.home / "pgbouncer.pid"}

@@ -6,7 +6,6 @@ tests/postgres/test_database_outage.py.
 """
 
 import logging
-import socket
 import sqlite3
 
 import psycopg
@@ -17,13 +16,12 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from portal.db import database_unavailable
 from tests.conftest import build_app, mint_token
 from tests.helpers import bearer
+from tests.live import free_port
 
 
 def closed_port() -> int:
     """A loopback port nothing listens on (connections are refused at once)."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+    return free_port()  # free a moment ago, and nothing was started on it
 
 
 @pytest.fixture(scope="module")
