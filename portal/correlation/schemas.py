@@ -6,6 +6,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from portal.correlation.analysis import Analysis, Pair
+from portal.market.schemas import MAX_SYMBOL_LENGTH, SYMBOL
 
 MAX_SYMBOLS = 50
 LOOKBACK_CHOICES = (60, 126, 252, 504, 750)
@@ -41,8 +42,12 @@ class MatrixQuery(BaseModel):
             raise ValueError("name at least two symbols, separated by commas")
         if len(symbols) > MAX_SYMBOLS:
             raise ValueError(f"name at most {MAX_SYMBOLS} symbols")
-        if any(len(symbol) > 16 for symbol in symbols):
-            raise ValueError("a symbol has at most 16 characters")
+        if any(len(symbol) > MAX_SYMBOL_LENGTH for symbol in symbols):
+            raise ValueError(f"a symbol has at most {MAX_SYMBOL_LENGTH} characters")
+        malformed = [symbol for symbol in symbols if not SYMBOL.match(symbol)]
+        if malformed:
+            # What no instrument can be called is as unknown as a ticker nobody lists.
+            raise ValueError(f"unknown symbol {', '.join(malformed)}")
         return symbols
 
     @classmethod

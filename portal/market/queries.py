@@ -26,6 +26,14 @@ def known_symbols(db: Session) -> set[str]:
     return set(db.scalars(select(Instrument.symbol)))
 
 
+def tradable_symbols(db: Session) -> list[str]:
+    return list(db.scalars(select(Instrument.symbol).order_by(Instrument.symbol)))
+
+
+def instrument_exists(db: Session, symbol: str) -> bool:
+    return db.get(Instrument, symbol) is not None
+
+
 def latest_close(db: Session, symbol: str) -> tuple[date, Decimal] | None:
     row = db.execute(
         select(Price.day, Price.close).where(Price.symbol == symbol)
@@ -46,6 +54,15 @@ def latest_closes(db: Session, symbols: list[str] | None = None) -> dict[str, De
         )
     )
     return {symbol: close for symbol, close in rows}
+
+
+def latest_close_days(db: Session, symbols: list[str]) -> dict[str, date]:
+    """The day of each symbol's newest close."""
+    rows = db.execute(
+        select(Price.symbol, func.max(Price.day)).where(Price.symbol.in_(symbols))
+        .group_by(Price.symbol)
+    )
+    return {symbol: day for symbol, day in rows}
 
 
 def close_history(db: Session, symbols: list[str], since: date | None = None

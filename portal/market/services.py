@@ -13,12 +13,11 @@ from sqlalchemy.orm import Session
 
 from portal.market.models import DataVersion, Instrument, Price
 from portal.market.queries import PRICES
+from portal.market.schemas import SYMBOL
 
 signals = Namespace()
 # Sent after new closes are committed, so pending limit orders can be re-checked.
 prices_imported = signals.signal("prices-imported")
-
-SYMBOL = re.compile(r"^[A-Z][A-Z0-9.\-]{0,15}$")
 
 # Name, sector, latest close (a level the stock has actually traded near), market beta, sector
 # loading, idiosyncratic daily volatility. Paths are scaled to end at the latest close, so the

@@ -18,7 +18,7 @@ from pydantic import (
 )
 
 from portal.db import decimal_string, plain_decimal
-from portal.market.services import SYMBOL
+from portal.market.schemas import Symbol
 from portal.pagination import Page
 from portal.times import TimeRange, UtcText
 
@@ -38,16 +38,11 @@ class OrderRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    symbol: str = Field(min_length=1, max_length=16)
+    symbol: Symbol
     side: Literal["buy", "sell"]
     quantity: Quantity
     order_type: Literal["market", "limit"]
     limit_price: LimitPrice | None = Field(default=None, validate_default=True)
-
-    @field_validator("symbol")
-    @classmethod
-    def _ticker(cls, value: str) -> str:
-        return value.upper()
 
     @field_validator("side", "order_type", mode="before")
     @classmethod
@@ -88,21 +83,11 @@ class TradeFilters(TimeRange):
 
     model_config = ConfigDict(str_strip_whitespace=True)
 
-    symbol: str | None = Field(default=None, max_length=16)
+    symbol: Symbol | None = None
     side: Literal["buy", "sell"] | None = None
     status: Literal["pending", "filled", "cancelled", "rejected"] | None = None
 
-    @field_validator("symbol")
-    @classmethod
-    def _ticker(cls, value: str | None) -> str | None:
-        if not value:
-            return None
-        value = value.upper()
-        if not SYMBOL.match(value):
-            raise ValueError("symbol must be a ticker such as AAPL")
-        return value
-
-    @field_validator("side", "status", mode="before")
+    @field_validator("symbol", "side", "status", mode="before")
     @classmethod
     def _blank_is_none(cls, value):
         return None if isinstance(value, str) and not value.strip() else value
