@@ -396,6 +396,47 @@ def current_process() -> psutil.Process:
     return _process
 
 
+# --- host figures --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class HostFigures:
+    """The host and this worker process, as operators read them beside the tenant's own
+    request figures (nothing in here belongs to a tenant)."""
+
+    cpu_percent: float
+    cpu_count: int | None
+    memory_total_bytes: int
+    memory_used_bytes: int
+    memory_percent: float
+    disk_path: str
+    disk_total_bytes: int
+    disk_used_bytes: int
+    disk_free_bytes: int
+    disk_percent: float
+    process_pid: int
+    process_rss_bytes: int
+    process_uptime_seconds: float
+
+
+def host_figures() -> HostFigures:
+    """CPU (since the previous reading in this process), memory, the disk that holds the
+    instance folder, and this worker's pid, memory and uptime."""
+    memory = psutil.virtual_memory()
+    disk = psutil.disk_usage(current_app.instance_path)
+    process = current_process()
+    return HostFigures(
+        cpu_percent=psutil.cpu_percent(interval=None),
+        cpu_count=psutil.cpu_count(),
+        memory_total_bytes=memory.total, memory_used_bytes=memory.used,
+        memory_percent=memory.percent,
+        disk_path="instance", disk_total_bytes=disk.total, disk_used_bytes=disk.used,
+        disk_free_bytes=disk.free, disk_percent=disk.percent,
+        process_pid=os.getpid(), process_rss_bytes=process.memory_info().rss,
+        process_uptime_seconds=max(time.time() - process.create_time(), 0.0),
+    )
+
+
 # --- wiring --------------------------------------------------------------------------------
 
 

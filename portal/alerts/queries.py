@@ -2,7 +2,7 @@
 
 import uuid
 
-from sqlalchemy import Select, and_, or_, select
+from sqlalchemy import Select, and_, func, or_, select
 
 from portal.alerts.models import Alert
 from portal.alerts.schemas import AlertFilters
@@ -50,6 +50,12 @@ def alerts_after(filters: AlertFilters, after: str) -> list:
         .limit(MAX_LIMIT)
     )
     return list(reversed(session.execute(stmt).all()))
+
+
+def open_alert_count() -> int:
+    return session.scalar(
+        select(func.count()).select_from(Alert).where(Alert.acknowledged_at.is_(None))
+    )
 
 
 def get_alert(raw_id) -> Alert:

@@ -6,8 +6,9 @@ from flask import g
 from sqlalchemy import update
 
 from portal import idempotency
+from portal.alerts import queries
 from portal.alerts.models import Alert
-from portal.alerts.schemas import AlertCreate, alert_json
+from portal.alerts.schemas import AlertCreate, AlertFilters, alert_json
 from portal.audit import services as audit
 from portal.db import utcnow
 from portal.tenancy import delete_in_batches, session
@@ -71,3 +72,13 @@ def prune_acknowledged(db, before: datetime, batch_size: int) -> int:
     never pruned, however old."""
     return delete_in_batches(db, Alert, Alert.acknowledged_at.is_not(None),
                              Alert.acknowledged_at < before, batch_size=batch_size)
+
+
+# What other areas (the dashboard, the navigation badge) show of the alerts.
+
+def open_alert_count() -> int:
+    return queries.open_alert_count()
+
+
+def newest_open_alerts(limit: int) -> list:
+    return queries.list_alerts(AlertFilters(acknowledged=False), limit, None).items

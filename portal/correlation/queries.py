@@ -1,18 +1,10 @@
-"""Reads for correlation: the tenant's holdings and the shared daily closes."""
+"""Reads for correlation: the shared instruments and daily closes, through the market's
+queries. (The tenant's holdings come from portal.metrics.services.)"""
 
 from decimal import Decimal
 
 from portal.market import queries as market
-from portal.metrics import analytics
-from portal.metrics.queries import executions
 from portal.tenancy import session
-
-
-def holdings() -> dict[str, Decimal]:
-    """The tenant's long positions by symbol: the same ledger the portfolio figures use, so
-    the correlation page and /metrics never disagree about what the desk holds."""
-    ledger = analytics.replay(executions())
-    return {h.symbol: h.quantity for h in ledger.open_holdings if h.quantity > 0}
 
 
 def unknown_symbols(symbols: list[str]) -> list[str]:

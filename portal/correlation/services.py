@@ -18,6 +18,7 @@ from portal.correlation import analysis as stats
 from portal.correlation import queries
 from portal.correlation.schemas import AnalysisQuery, MatrixQuery
 from portal.market.services import prices_imported
+from portal.metrics import services as metrics
 from portal.tenancy import session
 from portal.web import ApiError
 
@@ -118,7 +119,7 @@ def _frozen(array: np.ndarray) -> np.ndarray:
 
 
 def correlation_matrix(query: MatrixQuery) -> MatrixResult:
-    symbols = resolve_symbols(query, queries.holdings() if query.symbols is None else {})
+    symbols = resolve_symbols(query, metrics.long_positions() if query.symbols is None else {})
     version = queries.prices_version()
 
     def compute() -> MatrixResult:
@@ -143,7 +144,7 @@ def portfolio_weights(symbols: list[str], held: dict[str, Decimal]) -> tuple[str
 
 
 def correlation_analysis(query: AnalysisQuery) -> AnalysisResult:
-    held = queries.holdings()
+    held = metrics.long_positions()
     symbols = resolve_symbols(query, held)
     weighting, weights = portfolio_weights(symbols, held)
     version = queries.prices_version()

@@ -4,26 +4,33 @@ Money and quantities are exact decimal strings (rounded to the 10 places the dat
 ratios and statistics are floats; dates are ISO 8601, timestamps ISO 8601 UTC.
 """
 
-from datetime import date, datetime
+from datetime import date
 from decimal import Decimal
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PlainSerializer
 
 from portal.db import decimal_string
-from portal.metrics.queries import DEFAULT_LOOKBACK_DAYS, DEFAULT_WINDOW
+from portal.metrics.services import DEFAULT_LOOKBACK_DAYS, DEFAULT_WINDOW
 from portal.observability import RequestFigures
+from portal.times import UtcText
 
 DecimalString = Annotated[Decimal, PlainSerializer(decimal_string, return_type=str)]
 Window = Literal["1d", "7d", "30d", "all"]
 LookbackDays = Annotated[int, Field(ge=30, le=1260)]
 
 
-class TradingQuery(BaseModel):
+class _Query(BaseModel):
+    @classmethod
+    def from_args(cls, args):
+        return cls.model_validate(args.to_dict())
+
+
+class TradingQuery(_Query):
     window: Window = DEFAULT_WINDOW
 
 
-class RiskQuery(BaseModel):
+class RiskQuery(_Query):
     lookback_days: LookbackDays = DEFAULT_LOOKBACK_DAYS
 
 
@@ -33,6 +40,10 @@ class OverviewQuery(TradingQuery, RiskQuery):
 
 class _Out(BaseModel):
     model_config = ConfigDict(from_attributes=True)
+
+    @classmethod
+    def of(cls, figures):
+        return cls.model_validate(figures)
 
 
 class PositionOut(_Out):
@@ -63,8 +74,8 @@ class PortfolioOut(_Out):
 
 class TradingOut(_Out):
     window: Window
-    since: datetime | None
-    as_of: datetime
+    since: UtcText | None
+    as_of: UtcText
     trades_by_status: dict[str, int]
     trades_total: int
     fills: int
@@ -93,7 +104,7 @@ class RiskOut(BaseModel):
     calmar_ratio: float | None
 
     @classmethod
-    def from_risk(cls, risk) -> "RiskOut":
+    def of(cls, risk) -> "RiskOut":
         figures = risk.figures
         return cls(
             lookback_days=risk.lookback_days, observations=figures.observations,
@@ -140,23 +151,19 @@ class SystemOut(BaseModel):
     requests: RequestFigures
 
     @classmethod
-    def from_figures(cls, figures) -> "SystemOut":
+    def of(cls, figures) -> "SystemOut":
+        host = figures.host
         return cls(
             host=HostOut(
-                cpu_percent=figures.cpu_percent, cpu_count=figures.cpu_count,
-                memory=MemoryOut(total_bytes=figures.memory_total_bytes,
-                                 used_bytes=figures.memory_used_bytes,
-                                 percent=figures.memory_percent),
-                disk=DiskOut(path=figures.disk_path, total_bytes=figures.disk_total_bytes,
-                             used_bytes=figures.disk_used_bytes,
-                             free_bytes=figures.disk_free_bytes,
-                             percent=figures.disk_percent),
+                cpu_percent=host.cpu_percent, cpu_count=host.cpu_count,
+                memory=MemoryOut(total_bytes=host.memory_total_bytes,
+                                 used_bytes=host.memory_used_bytes,
+                                 percent=host.memory_percent),
+                disk=DiskOut(path=host.disk_path, total_bytes=host.disk_total_bytes,
+                             used_bytes=host.disk_used_bytes, free_bytes=host.disk_free_bytes,
+                             percent=host.disk_percent),
             ),
-            process=ProcessOut(pid=figures.process_pid, rss_bytes=figures.process_rss_bytes,
-                               uptime_seconds=figures.process_uptime_seconds),
+            process=ProcessOut(pid=host.process_pid, rss_bytes=host.process_rss_bytes,
+                               uptime_seconds=host.process_uptime_seconds),
             requests=figures.requests,
         )
-
-
-def as_json(model: BaseModel) -> dict:
-    return model.model_dump(mode="json")

@@ -1,7 +1,9 @@
+from functools import cached_property
+
 from flask import Blueprint, request
 
 from portal.auth.permissions import require_permission
-from portal.metrics import queries, schemas
+from portal.metrics import analytics, charts, schemas, services
 from portal.openapi import documented
 from portal.web import json_response, render_page
 
@@ -11,12 +13,73 @@ api = Blueprint("metrics_api", __name__, url_prefix="/api/metrics")
 PAGE = "metrics/index.html"
 
 
+class Overview:
+    """Everything the /metrics page can show, each part computed only when a template block
+    reads it, so an htmx swap of one block pays for that block alone."""
+
+    def __init__(self, window: str, lookback_days: int):
+        self.window = window
+        self.lookback_days = lookback_days
+
+    @cached_property
+    def executions(self) -> list[analytics.Execution]:
+        return services.queries.executions()
+
+    @cached_property
+    def ledger(self) -> analytics.Ledger:
+        return services.ledger(self.executions)
+
+    @cached_property
+    def portfolio(self) -> services.Portfolio:
+        return services.portfolio(self.ledger)
+
+    @cached_property
+    def trading(self) -> services.TradingFigures:
+        return services.trading(self.window, history=self.executions)
+
+    @cached_property
+    def risk_outcome(self) -> tuple[services.Risk | None, str | None]:
+        try:
+            return services.risk(self.lookback_days, self.ledger), None
+        except services.RiskUnavailable as exc:
+            return None, exc.message
+
+    @property
+    def risk(self) -> services.Risk | None:
+        return self.risk_outcome[0]
+
+    @property
+    def risk_problem(self) -> str | None:
+        """Why there are no risk figures (no positions, too little history)."""
+        return self.risk_outcome[1]
+
+    @cached_property
+    def equity_chart(self) -> charts.LineChart | None:
+        if self.risk is None:
+            return None
+        series = self.risk.series
+        return charts.line_chart(
+            "Value of current holdings", series.days, [float(v) for v in series.values],
+            lambda v: f"{v:,.0f}",
+        )
+
+    @cached_property
+    def drawdown_chart(self) -> charts.LineChart | None:
+        if self.risk is None:
+            return None
+        series = self.risk.series
+        falls = analytics.drawdowns([float(v) for v in series.values])
+        return charts.line_chart(
+            "Drawdown from running peak", series.days, [-float(d) for d in falls],
+            lambda v: f"{round(v, 3) + 0.0:.1%}", fill_to=0.0,  # + 0.0: no "-0.0%"
+        )
+
+
 def _page(block: str):
     """The whole /metrics page, or for an htmx swap only `block`; both read the same
     `Overview`, which computes only what the rendered blocks use."""
-    query = schemas.OverviewQuery.model_validate(request.args.to_dict())
-    overview = queries.Overview(query.window, query.lookback_days)
-    return render_page(PAGE, block, view=overview)
+    query = schemas.OverviewQuery.from_args(request.args)
+    return render_page(PAGE, block, view=Overview(query.window, query.lookback_days))
 
 
 @bp.get("")
@@ -43,8 +106,7 @@ def risk_page():
             responses={200: schemas.PortfolioOut})
 @require_permission("view_portfolio")
 def portfolio():
-    return json_response(schemas.as_json(schemas.PortfolioOut.model_validate(
-        queries.portfolio())))
+    return json_response(schemas.PortfolioOut.of(services.portfolio()))
 
 
 @api.get("/trading")
@@ -52,9 +114,8 @@ def portfolio():
             blank_query_is_absent=False, responses={200: schemas.TradingOut})
 @require_permission("view_metrics")
 def trading():
-    query = schemas.TradingQuery.model_validate(request.args.to_dict())
-    return json_response(schemas.as_json(schemas.TradingOut.model_validate(
-        queries.trading(query.window))))
+    query = schemas.TradingQuery.from_args(request.args)
+    return json_response(schemas.TradingOut.of(services.trading(query.window)))
 
 
 @api.get("/risk")
@@ -62,9 +123,8 @@ def trading():
             blank_query_is_absent=False, errors=(422,), responses={200: schemas.RiskOut})
 @require_permission("view_metrics")
 def risk():
-    query = schemas.RiskQuery.model_validate(request.args.to_dict())
-    return json_response(schemas.as_json(schemas.RiskOut.from_risk(
-        queries.risk(query.lookback_days))))
+    query = schemas.RiskQuery.from_args(request.args)
+    return json_response(schemas.RiskOut.of(services.risk(query.lookback_days)))
 
 
 @api.get("/system")
@@ -72,4 +132,4 @@ def risk():
             responses={200: schemas.SystemOut})
 @require_permission("view_system")
 def system():
-    return json_response(schemas.as_json(schemas.SystemOut.from_figures(queries.system())))
+    return json_response(schemas.SystemOut.of(services.system()))

@@ -1,21 +1,25 @@
 """The JSON shape of /api/status."""
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 
 
-class TenantOut(BaseModel):
+class _Out(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+
+class TenantOut(_Out):
     name: str
     slug: str
     plan: str
 
 
-class UserOut(BaseModel):
+class UserOut(_Out):
     id: str
     email: str
     name: str
 
 
-class StatusOut(BaseModel):
+class StatusOut(_Out):
     tenant: TenantOut
     user: UserOut
     role: str
@@ -24,3 +28,7 @@ class StatusOut(BaseModel):
     pending_orders: int
     version: str
     database: str
+
+    @classmethod
+    def of(cls, status) -> "StatusOut":
+        return cls.model_validate(status)

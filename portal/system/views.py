@@ -1,9 +1,9 @@
-from flask import Blueprint, current_app
+from flask import Blueprint, current_app, g
 
 from portal import __version__
 from portal.auth.permissions import public, require_permission
 from portal.openapi import documented
-from portal.system import queries
+from portal.system import services
 from portal.system.schemas import StatusOut
 from portal.web import json_response, render_page
 
@@ -11,9 +11,14 @@ bp = Blueprint("system", __name__)
 api = Blueprint("system_api", __name__, url_prefix="/api")
 
 
+def _visitor() -> services.Visitor:
+    """The signed-in membership portal.auth bound to this request."""
+    return services.Visitor(g.tenant, g.user, g.role, g.permissions)
+
+
 @bp.get("/")
 def dashboard():
-    return render_page("system/dashboard.html", **queries.dashboard())
+    return render_page("system/dashboard.html", **vars(services.dashboard(_visitor())))
 
 
 @bp.get("/status")
@@ -29,15 +34,15 @@ def host_page():
 
 def _status(block: str):
     # Callables: only users who may see system figures (view_system) pay for reading them.
-    return render_page("system/status.html", block, summary=queries.status(),
-                       request_figures=queries.request_figures,
-                       host_figures=queries.host_figures)
+    return render_page("system/status.html", block, summary=services.status(_visitor()),
+                       request_figures=services.request_figures,
+                       host_figures=services.host_figures)
 
 
 @bp.get("/health")
 @public
 def health():
-    ready = queries.database_ready()
+    ready = services.database_ready()
     body = {"status": "ok" if ready else "unavailable", "database": "ok" if ready else "down",
             "version": __version__}
     if ready:
@@ -50,10 +55,10 @@ def health():
 @documented(summary="Who and where you are: organisation, user, role, open work",
             responses={200: StatusOut})
 def status():
-    return json_response(StatusOut.model_validate(queries.status()).model_dump(mode="json"))
+    return json_response(StatusOut.of(services.status(_visitor())))
 
 
 @bp.app_context_processor
 def _navigation_counts() -> dict:
     # A callable, so only pages that show the badge pay for the count.
-    return {"open_alerts_count": queries.open_alert_count}
+    return {"open_alerts_count": services.open_alert_count}

@@ -2,10 +2,10 @@
 
 from decimal import Decimal
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, func, select
 
 from portal.db import public_columns
-from portal.market.models import Instrument
+from portal.market import queries as market
 from portal.pagination import Page, paginate
 from portal.tenancy import get_or_404, session
 from portal.times import within
@@ -43,6 +43,12 @@ def pending(filters: TradeFilters, limit: int, cursor: str | None) -> Page:
     return _page(_filtered(filters).where(Trade.status == "pending"), limit, cursor)
 
 
+def pending_order_count() -> int:
+    return session.scalar(
+        select(func.count()).select_from(Trade).where(Trade.status == "pending")
+    )
+
+
 def get_trade(raw_id) -> Trade:
     """One trade (its fills load on access, through the same tenant-bound session).
 
@@ -51,11 +57,11 @@ def get_trade(raw_id) -> Trade:
 
 
 def tradable_symbols() -> list[str]:
-    return list(session.scalars(select(Instrument.symbol).order_by(Instrument.symbol)))
+    return market.tradable_symbols(session)
 
 
 def instrument_exists(symbol: str) -> bool:
-    return session.get(Instrument, symbol) is not None
+    return market.instrument_exists(session, symbol)
 
 
 def sellable_quantity(symbol: str) -> Decimal:

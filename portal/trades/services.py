@@ -27,7 +27,7 @@ from portal.market.queries import latest_close, latest_closes
 from portal.tenancy import lock_within_tenant, session
 from portal.trades import queries
 from portal.trades.models import Fill, Trade
-from portal.trades.schemas import OrderRequest, decimal_string, trade_json
+from portal.trades.schemas import OrderRequest, TradeFilters, decimal_string, trade_json
 from portal.web import ApiError
 
 FEE_QUANTUM = Decimal("0.0001")
@@ -188,3 +188,13 @@ def fill_crossed_orders(db, symbols: list[str] | None = None,
                      details=_audit_details(order), actor_email=actor_email)
         filled.append(order)
     return filled
+
+
+# What other areas (the dashboard, the status page) show of the trades.
+
+def pending_order_count() -> int:
+    return queries.pending_order_count()
+
+
+def newest_trades(limit: int) -> list:
+    return queries.list_trades(TradeFilters(), limit, None).items
