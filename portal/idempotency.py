@@ -10,6 +10,7 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import JSON, Integer, String
 from sqlalchemy.exc import IntegrityError
@@ -76,11 +77,15 @@ class Outcome:
     body: dict
     status: int
     replayed: bool
+    # What `create` made, for callers that answer with more than the stored JSON (a page's
+    # notice); None when the answer is a replay.
+    created: Any = None
 
 
 def create_once(db, scope: str, key: str | None, payload: dict,
-                create: Callable[[], dict]) -> Outcome:
-    """Run `create` (it adds rows and returns the 201 answer) and commit, at most once per key.
+                create: Callable[[], Any], encode: Callable[[Any], dict]) -> Outcome:
+    """Run `create` (it adds rows and returns what it made), store `encode` of that as the 201
+    answer and commit, at most once per key.
 
     A known key replays its stored answer. The record commits with the rows it describes;
     when two first requests with one key race, the loser's record insert hits the primary
@@ -90,7 +95,8 @@ def create_once(db, scope: str, key: str | None, payload: dict,
     stored = replay(db, scope, key, fingerprint)
     if stored is not None:
         return Outcome(*stored, replayed=True)
-    body = create()
+    created = create()
+    body = encode(created)
     remember(db, scope, key, fingerprint, body, 201)
     try:
         db.commit()
@@ -102,4 +108,4 @@ def create_once(db, scope: str, key: str | None, payload: dict,
         if stored is None:
             raise
         return Outcome(*stored, replayed=True)
-    return Outcome(body, 201, replayed=False)
+    return Outcome(body, 201, replayed=False, created=created)

@@ -90,7 +90,7 @@ class AlertFilters(TimeRange):
     source: str | None = Field(default=None, max_length=100)
 
     @classmethod
-    def from_query(cls, args: MultiDict) -> "AlertFilters":
+    def from_args(cls, args: MultiDict) -> "AlertFilters":
         return cls.model_validate({name: args.get(name) for name in cls.model_fields})
 
     @field_validator("severity", "source", mode="before")
@@ -158,7 +158,8 @@ class AlertOut(BaseModel):
         )
 
 
-def alert_json(alert: Alert) -> dict:
+def stored_answer(alert: Alert) -> dict:
+    """A raised alert's JSON as the idempotency record keeps it, to replay byte for byte."""
     return AlertOut.of(alert).model_dump(mode="json")
 
 

@@ -8,7 +8,7 @@ from sqlalchemy import update
 from portal import idempotency
 from portal.alerts import queries
 from portal.alerts.models import Alert
-from portal.alerts.schemas import AlertCreate, AlertFilters, alert_json
+from portal.alerts.schemas import AlertCreate, AlertFilters, stored_answer
 from portal.audit import services as audit
 from portal.db import utcnow
 from portal.tenancy import delete_in_batches, session
@@ -39,10 +39,10 @@ def create_alert(data: AlertCreate) -> Alert:
 
 
 def create_alert_once(data: AlertCreate, key: str | None) -> idempotency.Outcome:
-    """Create an alert and answer with its JSON; with an `Idempotency-Key`, a retry gets the
-    first answer back instead of a second alert (the same key with another body is a 422)."""
+    """Create an alert; with an `Idempotency-Key`, a retry gets the first answer back instead
+    of a second alert (the same key with another body is a 422)."""
     return idempotency.create_once(session, CREATE_SCOPE, key, data.model_dump(mode="json"),
-                                   lambda: alert_json(_add_alert(data)))
+                                   lambda: _add_alert(data), stored_answer)
 
 
 def acknowledge(alert: Alert) -> Alert:

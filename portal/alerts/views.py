@@ -13,7 +13,6 @@ from portal.alerts.schemas import (
     AlertFilters,
     AlertOut,
     AlertPageOut,
-    alert_json,
 )
 from portal.auth.permissions import require_permission
 from portal.db import utcnow
@@ -35,7 +34,7 @@ api = Blueprint("alerts_api", __name__, url_prefix="/api/alerts")
             responses={200: page_of(AlertOut)})
 @require_permission("view_alerts")
 def list_alerts():
-    filters = AlertFilters.from_query(request.args)
+    filters = AlertFilters.from_args(request.args)
     page = queries.list_alerts(
         filters, parse_limit(request.args.get("limit")), request.args.get("cursor")
     )
@@ -62,7 +61,7 @@ def create_alert():
 @documented(summary="One alert", responses={200: AlertOut})
 @require_permission("view_alerts")
 def get_alert(alert_id):
-    return json_response(alert_json(queries.get_alert(alert_id)))
+    return json_response(AlertOut.of(queries.get_alert(alert_id)))
 
 
 @api.post("/<alert_id>/acknowledge")
@@ -71,14 +70,14 @@ def get_alert(alert_id):
 @require_permission("acknowledge_alerts")
 def acknowledge_alert(alert_id):
     alert = services.acknowledge(queries.get_alert(alert_id))
-    return json_response(alert_json(alert))
+    return json_response(AlertOut.of(alert))
 
 
 # Pages and their fragments.
 
 def _list_context(args) -> dict:
     """What the list page and its `alert_list` block show for these query arguments."""
-    filters = AlertFilters.from_query(args)
+    filters = AlertFilters.from_args(args)
     cursor = args.get("cursor") or None
     limit = parse_limit(args.get("limit"))
     page = queries.list_alerts(filters, limit, cursor)
@@ -129,7 +128,7 @@ def create():
 @require_permission("view_alerts")
 def updates():
     """Alerts newer than the newest one shown (`after`), as rows to put on top of the list."""
-    filters = AlertFilters.from_query(request.args)
+    filters = AlertFilters.from_args(request.args)
     after = request.args.get("after", "")
     if not after:
         raise ApiError(400, "after: the cursor of the newest alert shown is required",

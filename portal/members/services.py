@@ -27,6 +27,7 @@ from portal.members.models import (
 )
 from portal.members.schemas import InvitationCreate, NewAccount
 from portal.tenancy import lock_within_tenant, session
+from portal.times import utc_text
 
 # Serialises every change that could leave the organisation without an admin (role changes
 # and removals) inside one tenant; see tenancy.lock_within_tenant.
@@ -114,7 +115,7 @@ def invite(data: InvitationCreate) -> tuple[Invitation, str]:
                  target_id=invitation.id,
                  details={"email": invitation.email, "before": None,
                           "after": {"role": invitation.role, "status": "pending",
-                                    "expires_at": invitation.expires_at.isoformat()}})
+                                    "expires_at": utc_text(invitation.expires_at)}})
     session.commit()
     return invitation, token
 

@@ -66,16 +66,13 @@ class OrderRequest(BaseModel):
         return value
 
 
-ORDER_FIELDS = ("symbol", "side", "quantity", "order_type", "limit_price")
-
-
-def order_from_form(form) -> dict:
-    """The order fields of an HTML form; an empty limit price means "none" there."""
-    data = {name: form.get(name, "") for name in ORDER_FIELDS}
-    if not data["limit_price"].strip():
-        data["limit_price"] = None
-    return data
-
+    @classmethod
+    def from_form(cls, form) -> "OrderRequest":
+        """The order fields of an HTML form; an empty limit price means "none" there."""
+        data = {name: form.get(name, "") for name in cls.model_fields}
+        if not data["limit_price"].strip():
+            data["limit_price"] = None
+        return cls.model_validate(data)
 
 
 class TradeFilters(TimeRange):
@@ -113,6 +110,11 @@ class TradeOut(BaseModel):
 
     model_config = ConfigDict(from_attributes=True)
 
+    @classmethod
+    def of(cls, trade):
+        """From a Trade, or a plain row of its columns (TradeRow)."""
+        return cls.model_validate(trade)
+
     id: uuid.UUID
     symbol: str
     side: str
@@ -134,12 +136,9 @@ class TradeDetailOut(TradeOut):
     fills: list[FillOut]
 
 
-def trade_json(trade) -> dict:
-    return TradeOut.model_validate(trade).model_dump(mode="json")
-
-
-def trade_detail_json(trade) -> dict:
-    return TradeDetailOut.model_validate(trade).model_dump(mode="json")
+def stored_answer(trade) -> dict:
+    """A placed order's JSON as the idempotency record keeps it, to replay byte for byte."""
+    return TradeOut.of(trade).model_dump(mode="json")
 
 
 class TradePageOut(BaseModel):

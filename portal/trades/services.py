@@ -27,7 +27,7 @@ from portal.market.queries import latest_close, latest_closes
 from portal.tenancy import lock_within_tenant, session
 from portal.trades import queries
 from portal.trades.models import Fill, Trade
-from portal.trades.schemas import OrderRequest, TradeFilters, decimal_string, trade_json
+from portal.trades.schemas import OrderRequest, TradeFilters, decimal_string, stored_answer
 from portal.web import ApiError
 
 FEE_QUANTUM = Decimal("0.0001")
@@ -67,9 +67,10 @@ def fee_rate() -> Decimal:
 
 def place_order(order: OrderRequest, idempotency_key: str | None = None) -> Outcome:
     """Store (and when it can, fill) an order; with an idempotency key, at most once: the
-    idempotency record commits with the trade (portal.idempotency.create_once)."""
+    idempotency record commits with the trade (portal.idempotency.create_once). The outcome
+    carries the new Trade (`created`) and the JSON answer a retry replays (`body`)."""
     return create_once(session, ORDER_SCOPE, idempotency_key, order.model_dump(mode="json"),
-                       lambda: trade_json(_new_order(order)))
+                       lambda: _new_order(order), stored_answer)
 
 
 def _new_order(order: OrderRequest) -> Trade:

@@ -20,8 +20,6 @@ from portal.trades.schemas import (
     TradeFilters,
     TradeOut,
     TradePageOut,
-    order_from_form,
-    trade_detail_json,
 )
 from portal.web import ApiError, json_response, render_page, wants_fragment
 
@@ -67,7 +65,7 @@ def pending():
 @documented(summary="One trade with its fills", responses={200: TradeDetailOut})
 @require_permission("view_trades")
 def get_trade(trade_id):
-    return json_response(trade_detail_json(queries.get_trade(trade_id)))
+    return json_response(TradeDetailOut.of(queries.get_trade(trade_id)))
 
 
 @api.post("")
@@ -92,7 +90,7 @@ def place_order():
             responses={200: TradeDetailOut})
 @require_permission("execute_trades")
 def cancel(trade_id):
-    return json_response(trade_detail_json(services.cancel_order(trade_id)))
+    return json_response(TradeDetailOut.of(services.cancel_order(trade_id)))
 
 
 # Pages
@@ -135,29 +133,28 @@ def pending_page():
 @bp.post("")
 @require_permission("execute_trades")
 def place():
-    form = order_from_form(request.form)
     try:
-        placement = services.place_order(OrderRequest.model_validate(form))
+        placement = services.place_order(OrderRequest.from_form(request.form))
     except ValidationError as exc:
         return _index(422, form=request.form, errors=field_errors(exc))
     except ApiError as exc:
         if exc.status not in (400, 422):
             raise
         return _index(422, form=request.form, errors={exc.field or "form": exc.message})
-    notice = _placed_notice(placement.body)
+    notice = _placed_notice(placement.created)
     if wants_fragment():
         return _index(notice=notice)
     flash(notice, "ok")
     return redirect(url_for("trades.index"), code=303)
 
 
-def _placed_notice(trade: dict) -> str:
+def _placed_notice(trade) -> str:
     """Numbers written as the tables write them (portal.formats)."""
-    what = f"{trade['side'].capitalize()} {quantity(trade['quantity'])} {trade['symbol']}"
-    if trade["status"] == "filled":
-        return (f"{what}: filled at {price(trade['fill_price'])}, "
-                f"notional {money(trade['notional'])}, fee {money(trade['fee'])}.")
-    return f"{what}: limit order at {price(trade['limit_price'])} is pending."
+    what = f"{trade.side.capitalize()} {quantity(trade.quantity)} {trade.symbol}"
+    if trade.status == "filled":
+        return (f"{what}: filled at {price(trade.fill_price)}, "
+                f"notional {money(trade.notional)}, fee {money(trade.fee)}.")
+    return f"{what}: limit order at {price(trade.limit_price)} is pending."
 
 
 @bp.get("/<trade_id>")

@@ -12,7 +12,7 @@ from sqlalchemy import select
 from portal import tenancy
 from portal.market.models import Instrument, Price
 from portal.trades.models import Fill, Trade
-from portal.trades.schemas import OrderRequest, TradeFilters, decimal_string, trade_json
+from portal.trades.schemas import OrderRequest, TradeFilters, TradeOut, decimal_string
 from portal.trades.services import fee_for, fill_crossed_orders, limit_crossed, parse_fee_rate
 
 D = Decimal
@@ -118,7 +118,7 @@ def test_the_trade_json_is_exactly_the_contract_and_never_carries_the_tenant():
         fill_price=D("10.10"), fee=D("0.0303"), created_at=datetime(2024, 1, 2, tzinfo=UTC),
         filled_at=datetime(2024, 1, 2, tzinfo=UTC), created_by=None,
     )
-    body = trade_json(trade)
+    body = TradeOut.of(trade).model_dump(mode="json")
     assert "tenant_id" not in body
     assert body["notional"] == "30.3"
     assert body["fill_price"] == "10.1"
