@@ -3,7 +3,7 @@ from functools import cached_property
 from flask import Blueprint, request
 
 from portal.auth.permissions import require_permission
-from portal.metrics import analytics, charts, schemas, services
+from portal.metrics import analytics, charts, queries, schemas, services
 from portal.openapi import documented
 from portal.web import json_response, render_page
 
@@ -23,7 +23,7 @@ class Overview:
 
     @cached_property
     def executions(self) -> list[analytics.Execution]:
-        return services.queries.executions()
+        return queries.executions()
 
     @cached_property
     def ledger(self) -> analytics.Ledger:
