@@ -131,6 +131,19 @@ class NoPrice(Unprocessable):
     code = "no_price"
 
 
+class RiskUnavailable(Unprocessable):
+    """The holdings give no risk figures; the subclass (and its code) says why."""
+
+
+class NoPositions(RiskUnavailable):
+    code = "no_positions"
+    default_message = "There are no open positions to measure risk on."
+
+
+class InsufficientHistory(RiskUnavailable):
+    code = "insufficient_history"
+
+
 class TooLarge(PortalError):
     code = "payload_too_large"
     default_message = "The request is too large."

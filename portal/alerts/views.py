@@ -16,12 +16,13 @@ from portal.alerts.schemas import (
 )
 from portal.auth.permissions import require_permission
 from portal.db import utcnow
+from portal.errors import InvalidInput
 from portal.forms import field_errors
 from portal.idempotency import validate_key
 from portal.openapi import documented, page_of
 from portal.pagination import encode_cursor, parse_limit
 from portal.security import local_path
-from portal.web import ApiError, is_htmx, json_response, render_page
+from portal.web import is_htmx, json_response, render_page
 
 bp = Blueprint("alerts", __name__, url_prefix="/alerts")
 api = Blueprint("alerts_api", __name__, url_prefix="/api/alerts")
@@ -48,8 +49,8 @@ def list_alerts():
 def create_alert():
     payload = request.get_json(silent=True)
     if not isinstance(payload, dict):
-        raise ApiError(400, "body: send a JSON object with title, severity, message, source "
-                       "and tags", "invalid_input", "body")
+        raise InvalidInput("body: send a JSON object with title, severity, message, source "
+                           "and tags", field="body")
     data = AlertCreate.model_validate(payload)
     key = validate_key(request.headers.get("Idempotency-Key"))
     outcome = services.create_alert_once(data, key)
@@ -131,8 +132,8 @@ def updates():
     filters = AlertFilters.from_args(request.args)
     after = request.args.get("after", "")
     if not after:
-        raise ApiError(400, "after: the cursor of the newest alert shown is required",
-                       "invalid_input", "after")
+        raise InvalidInput("after: the cursor of the newest alert shown is required",
+                           field="after")
     alerts = queries.alerts_after(filters, after)
     if not alerts:
         return "", 204  # htmx keeps the current poller and its rows

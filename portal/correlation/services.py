@@ -17,10 +17,10 @@ import numpy as np
 from portal.correlation import analysis as stats
 from portal.correlation import queries
 from portal.correlation.schemas import AnalysisQuery, MatrixQuery
+from portal.errors import InvalidInput
 from portal.market.services import prices_imported
 from portal.metrics import services as metrics
 from portal.tenancy import session
-from portal.web import ApiError
 
 
 @dataclass(frozen=True)
@@ -87,8 +87,8 @@ def _key(kind: str, symbols: list[str], version: int, *parts: Hashable) -> tuple
     return (session.tenant_id, kind, tuple(symbols), version, *parts)
 
 
-def _bad_symbols(message: str) -> ApiError:
-    return ApiError(400, message, "invalid_input", "symbols")
+def _bad_symbols(message: str) -> InvalidInput:
+    return InvalidInput(message, field="symbols")
 
 
 def resolve_symbols(query: MatrixQuery, held: dict[str, Decimal]) -> list[str]:

@@ -10,9 +10,10 @@ from portal.correlation.schemas import (
     MatrixOut,
     MatrixQuery,
 )
+from portal.errors import InvalidInput
 from portal.forms import validation_message
 from portal.openapi import documented
-from portal.web import ApiError, json_response, render_page
+from portal.web import json_response, render_page
 
 bp = Blueprint("correlation", __name__, url_prefix="/correlation")
 api = Blueprint("correlation_api", __name__, url_prefix="/api/correlation")
@@ -44,9 +45,7 @@ def page():
         result = services.correlation_analysis(AnalysisQuery.from_args(request.args))
     except ValidationError as exc:
         error = validation_message(exc)[1]
-    except ApiError as exc:
-        if exc.status != 400:
-            raise
+    except InvalidInput as exc:
         error = exc.message
     # Errors are part of the answer here (shown beside the form), so the status stays 200 and
     # htmx swaps them in like any result.

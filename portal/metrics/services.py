@@ -10,10 +10,10 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 from portal import observability
+from portal.errors import InsufficientHistory, NoPositions
 from portal.market import queries as market
 from portal.metrics import analytics, queries
 from portal.tenancy import session
-from portal.web import ApiError
 
 WINDOWS = {"1d": timedelta(days=1), "7d": timedelta(days=7), "30d": timedelta(days=30),
            "all": None}
@@ -158,11 +158,6 @@ def trading(window: str, now: datetime | None = None,
 # --- risk ----------------------------------------------------------------------------------
 
 
-class RiskUnavailable(ApiError):
-    def __init__(self, message: str, code: str):
-        super().__init__(422, message, code)
-
-
 @dataclass(frozen=True)
 class Risk:
     lookback_days: int
@@ -191,12 +186,12 @@ def risk(lookback_days: int, book: analytics.Ledger | None = None) -> Risk:
     book = book or ledger()
     symbols = [h.symbol for h in book.open_holdings]
     if not symbols:
-        raise RiskUnavailable("There are no open positions to measure risk on.", "no_positions")
+        raise NoPositions()
     series = holdings_value_series(lookback_days, book)
     try:
         figures = analytics.risk_figures(series.values)
     except analytics.RiskUndefined as exc:
-        raise RiskUnavailable(str(exc), "insufficient_history") from None
+        raise InsufficientHistory(str(exc)) from None
     return Risk(lookback_days, symbols, series.days[0], series.days[-1], figures, series)
 
 

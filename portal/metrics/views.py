@@ -3,6 +3,7 @@ from functools import cached_property
 from flask import Blueprint, request
 
 from portal.auth.permissions import require_permission
+from portal.errors import RiskUnavailable
 from portal.metrics import analytics, charts, queries, schemas, services
 from portal.openapi import documented
 from portal.web import json_response, render_page
@@ -41,7 +42,7 @@ class Overview:
     def risk_outcome(self) -> tuple[services.Risk | None, str | None]:
         try:
             return services.risk(self.lookback_days, self.ledger), None
-        except services.RiskUnavailable as exc:
+        except RiskUnavailable as exc:
             return None, exc.message
 
     @property

@@ -22,13 +22,13 @@ from sqlalchemy import select, update
 
 from portal.audit import services as audit
 from portal.db import new_id, utcnow
+from portal.errors import InsufficientPosition, NoPrice, NotPending, UnknownSymbol
 from portal.idempotency import Outcome, create_once
 from portal.market.queries import latest_close, latest_closes
 from portal.tenancy import lock_within_tenant, session
 from portal.trades import queries
 from portal.trades.models import Fill, Trade
 from portal.trades.schemas import OrderRequest, TradeFilters, decimal_string, stored_answer
-from portal.web import ApiError
 
 FEE_QUANTUM = Decimal("0.0001")
 # Wide enough that a product of two stored decimals is exact before the one rounding.
@@ -75,23 +75,19 @@ def place_order(order: OrderRequest, idempotency_key: str | None = None) -> Outc
 
 def _new_order(order: OrderRequest) -> Trade:
     if not queries.instrument_exists(order.symbol):
-        raise ApiError(400, f"symbol: unknown symbol {order.symbol}", "invalid_input", "symbol")
+        raise UnknownSymbol(order.symbol)
     if order.side == "sell":
         # Held until commit, so two sells at once cannot both spend the same position.
         lock_within_tenant(session, f"position:{order.symbol}")
         available = max(queries.sellable_quantity(order.symbol), Decimal(0))
         if order.quantity > available:
-            raise ApiError(
-                422,
+            raise InsufficientPosition(
                 f"insufficient position: {decimal_string(available)} {order.symbol} available "
-                "to sell (no short selling)",
-                "insufficient_position",
-                "quantity",
-            )
+                "to sell (no short selling)", field="quantity")
     quote = latest_close(session, order.symbol)
     if order.order_type == "market" and quote is None:
-        raise ApiError(422, f"symbol: {order.symbol} has no price yet, so a market order "
-                       "cannot fill", "no_price", "symbol")
+        raise NoPrice(f"symbol: {order.symbol} has no price yet, so a market order cannot fill",
+                      field="symbol")
     now = utcnow()
     trade = Trade(
         id=new_id(), symbol=order.symbol, side=order.side, quantity=order.quantity,
@@ -155,8 +151,7 @@ def cancel_order(raw_id) -> Trade:
     session.refresh(trade)
     status = trade.status
     session.rollback()
-    raise ApiError(409, f"Only pending orders can be cancelled; this one is {status}.",
-                   "not_pending")
+    raise NotPending(status)
 
 
 def fill_crossed_orders(db, symbols: list[str] | None = None,

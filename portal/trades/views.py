@@ -8,6 +8,7 @@ from flask import Blueprint, flash, redirect, request, url_for
 from pydantic import ValidationError
 
 from portal.auth.permissions import require_permission
+from portal.errors import InvalidInput, NotPending, Unprocessable
 from portal.formats import money, price, quantity
 from portal.forms import field_errors
 from portal.idempotency import validate_key
@@ -21,7 +22,7 @@ from portal.trades.schemas import (
     TradeOut,
     TradePageOut,
 )
-from portal.web import ApiError, json_response, render_page, wants_fragment
+from portal.web import json_response, render_page, wants_fragment
 
 bp = Blueprint("trades", __name__, url_prefix="/trades")
 api = Blueprint("trades_api", __name__, url_prefix="/api/trades")
@@ -75,8 +76,8 @@ def get_trade(trade_id):
 def place_order():
     payload = request.get_json(silent=True)
     if not isinstance(payload, dict):
-        raise ApiError(400, "body: send a JSON object with symbol, side, quantity, order_type",
-                       "invalid_input", "body")
+        raise InvalidInput("body: send a JSON object with symbol, side, quantity, order_type",
+                           field="body")
     key = validate_key(request.headers.get("Idempotency-Key"))
     placement = services.place_order(OrderRequest.model_validate(payload), key)
     headers = {"Location": url_for("trades_api.get_trade", trade_id=placement.body["id"])}
@@ -137,9 +138,7 @@ def place():
         placement = services.place_order(OrderRequest.from_form(request.form))
     except ValidationError as exc:
         return _index(422, form=request.form, errors=field_errors(exc))
-    except ApiError as exc:
-        if exc.status not in (400, 422):
-            raise
+    except (InvalidInput, Unprocessable) as exc:
         return _index(422, form=request.form, errors={exc.field or "form": exc.message})
     notice = _placed_notice(placement.created)
     if wants_fragment():
@@ -169,9 +168,7 @@ def cancel_page(trade_id):
     from_detail = request.form.get("return_to") == "detail"
     try:
         trade = services.cancel_order(trade_id)
-    except ApiError as exc:
-        if exc.status != 409:
-            raise
+    except NotPending as exc:
         if from_detail:
             return render_page("trades/detail.html", "trade", status=409,
                                trade=queries.get_trade(trade_id), error=exc.message)
