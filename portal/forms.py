@@ -1,9 +1,14 @@
 """pydantic's validation errors in words for people: one sentence for an API answer, and one
 per field for showing beside a form's inputs."""
 
+from collections.abc import Callable
 from decimal import Decimal
+from typing import TypeVar
 
 from pydantic import ValidationError
+from werkzeug.datastructures import MultiDict
+
+F = TypeVar("F")
 
 
 def validation_message(exc: ValidationError) -> tuple[str, str]:
@@ -60,3 +65,19 @@ def field_errors(exc: ValidationError) -> dict[str, str]:
         field = str(error["loc"][0]) if error.get("loc") else "form"
         errors.setdefault(field, message_for_people(error))
     return errors
+
+
+def valid_filters(parse: Callable[[MultiDict], F], args: MultiDict) -> tuple[F, dict[str, str]]:
+    """A filter form's values from `args`, and the errors to show beside its refused fields.
+    The refused fields are left out, so the page still lists what the rest of the form asks
+    for; a form with nothing usable lists as if unfiltered."""
+    try:
+        return parse(args), {}
+    except ValidationError as exc:
+        errors = field_errors(exc)
+    kept = MultiDict([(name, value) for name, value in args.items(multi=True)
+                      if name not in errors])
+    try:
+        return parse(kept), errors
+    except ValidationError:
+        return parse(MultiDict()), errors

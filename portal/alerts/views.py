@@ -17,12 +17,12 @@ from portal.alerts.schemas import (
 from portal.auth.permissions import require_permission
 from portal.db import utcnow
 from portal.errors import InvalidInput
-from portal.forms import field_errors
+from portal.forms import field_errors, valid_filters
 from portal.idempotency import validate_key
 from portal.openapi import documented, page_of
 from portal.pagination import encode_cursor, parse_limit
 from portal.security import local_path
-from portal.web import is_htmx, json_response, render_page
+from portal.web import json_response, render_page, wants_fragment
 
 bp = Blueprint("alerts", __name__, url_prefix="/alerts")
 api = Blueprint("alerts_api", __name__, url_prefix="/api/alerts")
@@ -77,8 +77,9 @@ def acknowledge_alert(alert_id):
 # Pages and their fragments.
 
 def _list_context(args) -> dict:
-    """What the list page and its `alert_list` block show for these query arguments."""
-    filters = AlertFilters.from_args(args)
+    """What the list page and its `alert_list` block show for these query arguments; a
+    refused filter is shown beside its field and left out of the list."""
+    filters, filter_errors = valid_filters(AlertFilters.from_args, args)
     cursor = args.get("cursor") or None
     limit = parse_limit(args.get("limit"))
     page = queries.list_alerts(filters, limit, cursor)
@@ -97,13 +98,17 @@ def _list_context(args) -> dict:
         "after": newest,
         "back_url": url_for("alerts.index", cursor=cursor, **query),
         "severities": SEVERITIES,
+        "filter_args": args,
+        "filter_errors": filter_errors,
     }
 
 
 @bp.get("")
 @require_permission("view_alerts")
 def index():
-    return render_page("alerts/index.html", "alert_list", **_list_context(request.args))
+    context = _list_context(request.args)
+    status = 400 if context["filter_errors"] else 200
+    return render_page("alerts/index.html", "alert_list", status=status, **context)
 
 
 @bp.post("")
@@ -115,7 +120,7 @@ def create():
         return render_page("alerts/index.html", "alert_form", status=422, form=request.form,
                            errors=field_errors(exc), **_list_context(request.args))
     alert = services.create_alert(data)
-    if not is_htmx():
+    if not wants_fragment():
         flash(f"Alert “{alert.title}” raised.", "success")
         return redirect(url_for("alerts.index"), code=303)
     response = render_page("alerts/index.html", "alert_form", created=alert,
@@ -155,7 +160,7 @@ def detail(alert_id):
 @require_permission("acknowledge_alerts")
 def acknowledge(alert_id):
     alert = services.acknowledge(queries.get_alert(alert_id))
-    if is_htmx():
+    if wants_fragment():
         return render_page("alerts/_acknowledged.html", alert=alert)
     return redirect(_back(request.form.get("next"), alert), code=303)
 

@@ -3,6 +3,7 @@ from flask import Blueprint, request
 from portal.audit import queries
 from portal.audit.schemas import AuditFilter, AuditPageOut
 from portal.auth.permissions import require_permission
+from portal.forms import valid_filters
 from portal.openapi import documented
 from portal.pagination import parse_limit
 from portal.web import json_response, render_page
@@ -11,11 +12,9 @@ bp = Blueprint("audit", __name__, url_prefix="/audit")
 api = Blueprint("audit_api", __name__, url_prefix="/api/audit")
 
 
-def _requested_page():
+def _requested_page(filters: AuditFilter):
     args = request.args
-    return queries.audit_page(
-        AuditFilter.from_args(args), parse_limit(args.get("limit")), args.get("cursor") or None
-    )
+    return queries.audit_page(filters, parse_limit(args.get("limit")), args.get("cursor") or None)
 
 
 @api.get("")
@@ -23,13 +22,15 @@ def _requested_page():
             paginated=True, responses={200: AuditPageOut})
 @require_permission("view_audit_logs")
 def list_records():
-    return json_response(AuditPageOut.of(_requested_page()))
+    return json_response(AuditPageOut.of(_requested_page(AuditFilter.from_args(request.args))))
 
 
 @bp.get("")
 @require_permission("view_audit_logs")
 def page():
+    filters, errors = valid_filters(AuditFilter.from_args, request.args)
     return render_page(
-        "audit/index.html", "records", page=_requested_page(), form=request.args,
+        "audit/index.html", "records", status=400 if errors else 200,
+        page=_requested_page(filters), filters=filters, form=request.args, errors=errors,
         actions=queries.recorded_actions(),
     )

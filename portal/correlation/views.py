@@ -11,7 +11,7 @@ from portal.correlation.schemas import (
     MatrixQuery,
 )
 from portal.errors import InvalidInput
-from portal.forms import validation_message
+from portal.forms import field_errors
 from portal.openapi import documented
 from portal.web import json_response, render_page
 
@@ -40,25 +40,24 @@ def analysis():
 @bp.get("")
 @require_permission("view_metrics")
 def page():
-    result, error = None, None
+    result, errors = None, {}
     try:
         result = services.correlation_analysis(AnalysisQuery.from_args(request.args))
     except ValidationError as exc:
-        error = validation_message(exc)[1]
+        errors = field_errors(exc)
     except InvalidInput as exc:
-        error = exc.message
-    # Errors are part of the answer here (shown beside the form), so the status stays 200 and
-    # htmx swaps them in like any result.
+        errors = {exc.field or "symbols": exc.message}
+    # A refused question is shown beside its field, in the fragment htmx swaps (a 400).
     return render_page(
-        "correlation/index.html", "results", result=result, error=error, form=request.args,
-        lookback_choices=LOOKBACK_CHOICES, instruments=queries.instrument_symbols(),
+        "correlation/index.html", "results", status=400 if errors else 200, result=result,
+        errors=errors, form=request.args, lookback_choices=LOOKBACK_CHOICES,
+        instruments=queries.instrument_symbols(),
     )
 
 
-@bp.app_template_filter("heat_colour")
-def heat_colour(value: float) -> str:
-    """Diverging scale: blue at -1, white at 0, red at +1 (ColorBrewer RdBu ends)."""
-    end = (178, 24, 43) if value >= 0 else (33, 102, 172)
-    weight = min(abs(value), 1.0)
-    r, g, b = (round(255 + (channel - 255) * weight) for channel in end)
-    return f"rgb({r}, {g}, {b})"
+@bp.app_template_filter("heat_class")
+def heat_class(value: float) -> str:
+    """The heatmap cell's colour as one of eleven classes (portal.css: blue at -1, white at 0,
+    red at +1), so the page needs no inline style."""
+    step = round(max(-1.0, min(value, 1.0)) * 5)
+    return "heat-0" if step == 0 else f"heat-{'p' if step > 0 else 'm'}{abs(step)}"

@@ -4,6 +4,7 @@ from flask import Blueprint, request
 
 from portal.auth.permissions import require_permission
 from portal.errors import RiskUnavailable
+from portal.forms import valid_filters
 from portal.metrics import analytics, charts, queries, schemas, services
 from portal.openapi import documented
 from portal.web import json_response, render_page
@@ -78,9 +79,11 @@ class Overview:
 
 def _page(block: str):
     """The whole /metrics page, or for an htmx swap only `block`; both read the same
-    `Overview`, which computes only what the rendered blocks use."""
-    query = schemas.OverviewQuery.from_args(request.args)
-    return render_page(PAGE, block, view=Overview(query.window, query.lookback_days))
+    `Overview`, which computes only what the rendered blocks use. A refused picker value is
+    shown beside its picker (400) and the default used instead."""
+    query, errors = valid_filters(schemas.OverviewQuery.from_args, request.args)
+    overview = Overview(query.window, query.lookback_days)
+    return render_page(PAGE, block, status=400 if errors else 200, view=overview, errors=errors)
 
 
 @bp.get("")

@@ -71,3 +71,25 @@ def test_new_alerts_appear_at_the_top_without_a_reload(page, live_server, login,
     page.clock.fast_forward("00:16")
     expect(rows.first).to_have_attribute("data-alert-id", scripted["id"])
     assert still_same_page(page)
+
+
+def test_a_filter_since_after_until_shows_its_error_beside_the_field_without_a_reload(
+        page, live_server, login):
+    login("trader@acme.test")
+    page.goto(f"{live_server}/alerts")
+    mark_page(page)
+
+    page.fill("#filter-since", "2024-05-03")
+    expect(page).to_have_url(re.compile(r"/alerts\?since=2024-05-03$"))
+    page.fill("#filter-until", "2024-05-02")
+    error = page.locator("[data-testid=alert-filters] [data-testid=error-until]")
+    expect(error).to_be_visible()
+    expect(page.locator("#filter-until")).to_have_attribute("aria-invalid", "true")
+    expect(page.locator("#filter-until")).to_have_value("2024-05-02")
+    expect(page.get_by_test_id("request-error")).to_be_hidden()
+
+    # Put right, the next answer swaps the error away.
+    page.fill("#filter-until", "2024-05-04")
+    expect(error).to_have_count(0)
+    expect(page).to_have_url(re.compile(r"since=2024-05-03&until=2024-05-04$"))
+    assert still_same_page(page)

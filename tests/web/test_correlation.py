@@ -364,7 +364,9 @@ def test_page_shows_heatmap_legend_analysis_and_the_htmx_form(browser_as, closes
     for symbol in ("CORA", "CORB", "CORC"):
         assert f'<th scope="col">{symbol}</th>' in html
     # Diagonal cells are the red end of the scale.
-    assert html.count("background: rgb(178, 24, 43)") >= 3
+    from bs4 import BeautifulSoup
+    heatmap = BeautifulSoup(html, "html.parser").select_one('[data-testid="heatmap"]')
+    assert len(heatmap.select("td.heat-p5")) >= 3
     assert 'data-testid="correlation-analysis"' in html
     assert 'hx-trigger="change, submit"' in html and 'hx-push-url="true"' in html
     assert 'class="htmx-indicator' in html
@@ -393,32 +395,41 @@ def test_the_page_lists_real_clusters_and_says_when_there_are_none(browser_as, c
 
 
 def test_htmx_request_gets_only_the_results_block(browser_as, closes):
+
     response = browser_as("viewer@acme.test").get(
         "/correlation?symbols=CORA,CORB&lookback_days=60", htmx=True)
     assert response.status_code == 200
     html = response.text
+    # The block is the form and the results it asked for, swapped together.
     assert root_selector(html) == "section#correlation-results"
-    assert soup(html).find("form") is None
+    assert soup(html).select_one('form[data-testid="correlation-form"]') is not None
+    assert soup(html).select('[data-testid^="error-"]') == []
     assert 'data-lookback="60"' in html
     assert "HX-Request" in response.headers.get("Vary", "")
 
 
 @pytest.mark.parametrize("htmx", [False, True])
-@pytest.mark.parametrize(("query", "words"), [
-    ("symbols=CORA,NOSUCH2", "NOSUCH2"),
-    ("symbols=CORA,CORD", "only 39 daily returns"),
-    ("symbols=CORA,CORB&lookback_days=5", "lookback_days"),
-    ("symbols=CORA,CORB&method=median", "method"),
-    ("symbols=CORA,CORB&threshold=7", "threshold"),
+@pytest.mark.parametrize(("query", "field", "words"), [
+    ("symbols=CORA,NOSUCH2", "symbols", "NOSUCH2"),
+    ("symbols=CORA,CORD", "symbols", "only 39 daily returns"),
+    ("symbols=CORA,CORB&lookback_days=5", "lookback_days", "Enter 30 or more."),
+    ("symbols=CORA,CORB&method=median", "method", "Choose"),
+    ("symbols=CORA,CORB&threshold=7", "threshold", "Enter 1.0 or less."),
 ])
-def test_page_shows_bad_input_inline_instead_of_failing(browser_as, closes, htmx, query,
-                                                       words):
+def test_page_shows_bad_input_inline_beside_its_field(browser_as, closes, htmx, query, field,
+                                                      words):
+    from bs4 import BeautifulSoup
+
     response = browser_as("viewer@acme.test").get(f"/correlation?{query}", htmx=htmx)
-    assert response.status_code == 200
-    assert 'data-testid="correlation-error"' in response.text
-    assert words in response.text
+    assert response.status_code == 400
+    assert ("<html" in response.text) is not htmx
+    form = BeautifulSoup(response.text, "html.parser").select_one(
+        '#correlation-results form[data-testid="correlation-form"]')
+    error = form.select_one(f'[data-testid="error-{field}"]')
+    assert words in error.get_text()
+    control = form.find(attrs={"name": field})
+    assert control["aria-invalid"] == "true" and control["aria-describedby"] == error["id"]
     assert 'data-testid="heatmap"' not in response.text
-    assert ("<form" in response.text) is not htmx
 
 
 # --- tenancy, cache and permissions -------------------------------------------------------
