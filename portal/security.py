@@ -24,9 +24,9 @@ def security_headers(response):
         "Content-Security-Policy",
         "default-src 'self'; "
         f"script-src {script_src}; "
-        # htmx's own indicator styles are turned off in base.html; SVG charts and the
-        # heatmap colour cells with inline styles, which carry no script.
-        "style-src 'self' 'unsafe-inline'; "
+        # Styles only from portal.css: no template writes a style attribute or element
+        # (htmx's own indicator styles are turned off in base.html).
+        "style-src 'self'; "
         "img-src 'self' data:; "
         "connect-src 'self'; "
         "frame-ancestors 'none'; base-uri 'self'; form-action 'self'",

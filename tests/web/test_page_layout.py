@@ -52,7 +52,9 @@ def test_the_dashboard_names_the_organisation_once(browser_as, fresh_tenant):
 
 
 def columns(grid) -> int:
-    return int(re.search(r"--cols:\s*(\d+)", grid["style"]).group(1))
+    (cols,) = [int(name.removeprefix("cols-")) for name in grid["class"]
+               if re.fullmatch(r"cols-\d+", name)]
+    return cols
 
 
 def assert_rows_full_or_balanced(grid, where: str) -> None:
