@@ -5,13 +5,17 @@ are not collected at all, rather than collected and skipped: there is nothing to
 SQLite stage proves its own wall in tests/unit/test_orm_filter_is_the_sqlite_wall.py.
 """
 
+import threading
+import time
 import uuid
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
+import psycopg
 import pytest
 from sqlalchemy import select, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ProgrammingError
 
 from portal import pgsetup, tenancy
 from portal.alerts.models import Alert
@@ -131,3 +135,27 @@ def behind_pgbouncer(app, database):
         with pooled.app_context():
             tenancy.get_engine().dispose()
         bouncer.close()
+
+
+def wait_behind_a_held_lock(app, tenant_id, lock: str, request):
+    """Sends `request` (a callable) in a thread while another transaction of the tenant holds
+    the advisory lock `lock`; checks it waits, releases the lock and returns its answer."""
+    answers = []
+    with app.app_context():
+        blocker = tenancy.tenant_session(tenant_id)
+        tenancy.lock_within_tenant(blocker, lock)
+        worker = threading.Thread(target=lambda: answers.append(request()))
+        worker.start()
+        time.sleep(0.5)
+        assert worker.is_alive(), f"the request should wait for the lock {lock}"
+        blocker.rollback()
+        blocker.close()
+    worker.join(timeout=10)
+    assert len(answers) == 1, f"the request did not finish once {lock} was released"
+    return answers[0]
+
+
+def rejected_by_policy(exc: ProgrammingError) -> bool:
+    return isinstance(exc.orig, psycopg.errors.InsufficientPrivilege) and (
+        "row-level security" in str(exc.orig)
+    )

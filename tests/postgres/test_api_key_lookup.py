@@ -8,7 +8,7 @@ from sqlalchemy.exc import ProgrammingError
 from portal import tenancy
 from portal.alerts.models import Alert
 from portal.apikeys.models import ApiKey
-from tests.postgres.test_row_level_security import rejected_by_policy
+from tests.postgres.conftest import rejected_by_policy
 
 
 def _hash_of(superuser, tenant_id) -> str:

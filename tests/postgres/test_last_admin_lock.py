@@ -3,7 +3,6 @@ organisation without an admin? Role changes and removals hold a per-tenant advis
 until commit, so the second waits, then counts the admins the first left."""
 
 import threading
-import time
 
 import pytest
 from sqlalchemy import func, select
@@ -12,7 +11,8 @@ from portal import tenancy
 from portal.auth.models import Membership
 from portal.members.services import MEMBERS_LOCK
 from tests.conftest import make_fresh_tenant
-from tests.web.test_members import user_id_of
+from tests.helpers import user_id_of
+from tests.postgres.conftest import wait_behind_a_held_lock
 
 pytestmark = pytest.mark.postgres
 
@@ -36,19 +36,10 @@ def admins(app, tenant_id) -> int:
 def test_a_role_change_waits_for_a_concurrent_change_in_the_same_tenant(app, api_as, two_admins):
     api = api_as(two_admins.emails["admin"], two_admins.slug)
     viewer_id = user_id_of(app, two_admins.emails["viewer"])
-    results = []
-    with app.app_context():
-        blocker = tenancy.tenant_session(two_admins.id)
-        tenancy.lock_within_tenant(blocker, MEMBERS_LOCK)
-        worker = threading.Thread(target=lambda: results.append(
-            api.patch(f"/api/members/{viewer_id}", json={"role": "trader"}).status_code))
-        worker.start()
-        time.sleep(0.5)
-        assert worker.is_alive(), "the role change should wait for the lock"
-        blocker.rollback()
-        blocker.close()
-    worker.join(timeout=10)
-    assert results == [200]
+    status = wait_behind_a_held_lock(
+        app, two_admins.id, MEMBERS_LOCK,
+        lambda: api.patch(f"/api/members/{viewer_id}", json={"role": "trader"}).status_code)
+    assert status == 200
 
 
 @pytest.mark.parametrize("action", ["demote", "remove"])

@@ -2,7 +2,6 @@
 per-symbol advisory lock until commit, so the second sell waits and then sees the first."""
 
 import threading
-import time
 from datetime import UTC, datetime
 from decimal import Decimal
 
@@ -11,6 +10,7 @@ import pytest
 from portal import tenancy
 from portal.trades.models import Fill, Trade
 from tests.conftest import make_fresh_tenant
+from tests.postgres.conftest import wait_behind_a_held_lock
 
 pytestmark = pytest.mark.postgres
 
@@ -35,18 +35,7 @@ def sell_all(api) -> int:
 
 def test_a_sell_waits_for_a_concurrent_sell_of_the_same_position(app, api_as, holder):
     api = api_as(holder.emails["trader"], holder.slug)
-    results = []
-    with app.app_context():
-        blocker = tenancy.tenant_session(holder.id)
-        tenancy.lock_within_tenant(blocker, "position:KO")
-        worker = threading.Thread(target=lambda: results.append(sell_all(api)))
-        worker.start()
-        time.sleep(0.5)
-        assert worker.is_alive(), "the sell should wait for the lock"
-        blocker.rollback()
-        blocker.close()
-    worker.join(timeout=10)
-    assert results == [201]
+    assert wait_behind_a_held_lock(app, holder.id, "position:KO", lambda: sell_all(api)) == 201
 
 
 def test_two_sells_at_once_fill_only_one(app, api_as, holder):

@@ -20,7 +20,7 @@ from portal.db import TenantScoped
 from portal.models import Base
 from portal.tenancy import TenantSession
 from portal.trades.models import Fill, Trade
-from tests.postgres.conftest import app_engine, set_tenant
+from tests.postgres.conftest import app_engine, rejected_by_policy, set_tenant
 
 pytestmark = pytest.mark.postgres
 
@@ -39,10 +39,6 @@ def setting(connection, name: str = "app.tenant_id") -> str | None:
     return connection.scalar(text("SELECT current_setting(:name, true)"), {"name": name})
 
 
-def rejected_by_policy(exc: ProgrammingError) -> bool:
-    return isinstance(exc.orig, psycopg.errors.InsufficientPrivilege) and (
-        "row-level security" in str(exc.orig)
-    )
 
 
 @pytest.fixture(scope="module")
