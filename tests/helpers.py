@@ -1,11 +1,16 @@
 """Helpers more than one test module needs: reading what the portal stored, acting as a script
 would, and reading pages as HTML rather than as text."""
 
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import jwt as pyjwt
 from bs4 import BeautifulSoup, Tag
 from sqlalchemy import select
 
 from portal import tenancy
 from portal.audit.models import AuditRecord
+from portal.auth.models import Membership, User
 
 
 def bearer(token: str) -> dict:
@@ -19,6 +24,20 @@ def audit_actions(app, tenant_id, target_id) -> list[str]:
             select(AuditRecord.action).where(AuditRecord.target_id == str(target_id))
             .order_by(AuditRecord.created_at)
         ))
+
+
+def role_in(app, tenant_id, email: str) -> str | None:
+    with app.app_context(), tenancy.tenant_session_scope(tenant_id, admin=True) as db:
+        return db.scalar(
+            select(Membership.role).join(User, User.id == Membership.user_id)
+            .where(User.email == email)
+        )
+
+
+def audit_of(app, tenant_id, action: str) -> list[AuditRecord]:
+    with app.app_context(), tenancy.tenant_session_scope(tenant_id, admin=True) as db:
+        return list(db.scalars(select(AuditRecord).where(AuditRecord.action == action)
+                               .order_by(AuditRecord.created_at)))
 
 
 def walk_pages(client, path: str, limit: int = 200, **filters) -> list[dict]:
@@ -37,9 +56,42 @@ def walk_pages(client, path: str, limit: int = 200, **filters) -> list[dict]:
     raise AssertionError(f"{path}: pagination did not end")
 
 
+def user_id_of(app, email: str) -> str:
+    with app.app_context(), tenancy.unscoped_session() as db:
+        return str(db.scalar(select(User.id).where(User.email == email)))
+
+
+def forge(app, tenant, email="trader@acme.test", key=None, algorithm="HS256", **changes):
+    """A token shaped like ours, with chosen changes, signed with the app's key by default."""
+    with app.app_context(), tenancy.unscoped_session() as db:
+        user = db.scalar(select(User).where(User.email == email))
+    now = datetime.now(UTC)
+    claims = {
+        "sub": str(user.id), "tenant_id": str(tenant), "role": "admin",
+        "jti": str(uuid.uuid4()), "sid": uuid.uuid4().hex,
+        "iat": now, "nbf": now, "exp": now + timedelta(minutes=30),
+        "type": "access", "fresh": False,
+    }
+    claims.update(changes)
+    claims = {name: value for name, value in claims.items() if value is not None}
+    if algorithm == "none":
+        return pyjwt.encode(claims, None, algorithm="none")
+    return pyjwt.encode(claims, key or app.config["JWT_SECRET_KEY"], algorithm=algorithm)
+
+
 def run_command(app, *args):
     """A flask CLI command run in-process, as an operator would type it."""
     return app.test_cli_runner().invoke(args=list(args))
+
+
+def import_prices(app, path, rows):
+    """Writes (day, symbol, close) rows as a price file at `path` and imports it with the
+    operator's command, which must succeed."""
+    path.write_text("date,symbol,close\n"
+                    + "".join(f"{day},{symbol},{close}\n" for day, symbol, close in rows))
+    result = run_command(app, "import-prices", str(path))
+    assert result.exit_code == 0, result.output
+    return result
 
 
 # HTML.

@@ -13,7 +13,7 @@ from portal.audit.models import AuditRecord
 from portal.auth import context
 from portal.auth.models import User
 from tests.conftest import build_app, mint_token
-from tests.helpers import bearer, soup
+from tests.helpers import bearer, forge, soup
 
 DEMO_LOGINS = [
     ("admin@acme.test", None, "acme", "admin"),
@@ -30,22 +30,6 @@ def claims_of(app, token: str) -> dict:
     return pyjwt.decode(token, app.config["JWT_SECRET_KEY"], algorithms=["HS256"])
 
 
-def forge(app, tenant, email="trader@acme.test", key=None, algorithm="HS256", **changes):
-    """A token shaped like ours, with chosen changes, signed with the app's key by default."""
-    with app.app_context(), tenancy.unscoped_session() as db:
-        user = db.scalar(select(User).where(User.email == email))
-    now = datetime.now(UTC)
-    claims = {
-        "sub": str(user.id), "tenant_id": str(tenant), "role": "admin",
-        "jti": str(uuid.uuid4()), "sid": uuid.uuid4().hex,
-        "iat": now, "nbf": now, "exp": now + timedelta(minutes=30),
-        "type": "access", "fresh": False,
-    }
-    claims.update(changes)
-    claims = {name: value for name, value in claims.items() if value is not None}
-    if algorithm == "none":
-        return pyjwt.encode(claims, None, algorithm="none")
-    return pyjwt.encode(claims, key or app.config["JWT_SECRET_KEY"], algorithm=algorithm)
 
 
 @pytest.mark.parametrize(("email", "tenant", "expected_slug", "role"), DEMO_LOGINS)

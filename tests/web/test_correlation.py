@@ -4,7 +4,6 @@ The numbers are checked against an independent computation of the documented def
 closes this module generates and imports (symbols CORA…CORF, which nothing else uses).
 """
 
-import csv
 import uuid
 from datetime import date
 from decimal import Decimal
@@ -22,7 +21,7 @@ from portal.correlation import services as correlation_services
 from portal.market.models import Price
 from portal.market.services import trading_days
 from portal.trades.models import Trade
-from tests.helpers import is_full_page, root_selector, soup
+from tests.helpers import import_prices, is_full_page, root_selector, soup
 
 METHODS = ("pearson", "spearman", "kendall")
 
@@ -56,15 +55,9 @@ def generate_closes() -> dict[str, dict[date, str]]:
 @pytest.fixture(scope="module")
 def closes(app, tmp_path_factory) -> dict[str, dict[date, float]]:
     generated = generate_closes()
-    path = tmp_path_factory.mktemp("prices") / "cor.csv"
-    with path.open("w", newline="") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(["date", "symbol", "close"])
-        for symbol, by_day in generated.items():
-            for day, close in by_day.items():
-                writer.writerow([day.isoformat(), symbol, close])
-    result = app.test_cli_runner().invoke(args=["import-prices", str(path)])
-    assert result.exit_code == 0, result.output
+    import_prices(app, tmp_path_factory.mktemp("prices") / "cor.csv",
+                  [(day, symbol, close) for symbol, by_day in generated.items()
+                   for day, close in by_day.items()])
     return {s: {d: float(c) for d, c in by_day.items()} for s, by_day in generated.items()}
 
 
@@ -499,8 +492,6 @@ def test_cached_results_are_kept_per_tenant(app, api_as, fresh_tenant, closes):
     assert changed["symbols"] == ["CORA", "CORB", "CORE"]
 
 
-def write_prices(path, rows) -> None:
-    path.write_text("date,symbol,close\n" + "".join(f"{d},{s},{c}\n" for d, s, c in rows))
 
 
 def test_newly_imported_closes_are_used_at_once_not_a_cached_result(app, api_as, tmp_path):
@@ -508,17 +499,14 @@ def test_newly_imported_closes_are_used_at_once_not_a_cached_result(app, api_as,
     rng = np.random.default_rng(5)
     rows = [(day, symbol, f"{10 + rng.random():.4f}") for day in days[:-1]
             for symbol in ("CORG", "CORH")]
-    write_prices(tmp_path / "first.csv", rows)
-    assert app.test_cli_runner().invoke(args=["import-prices", str(tmp_path / "first.csv")]
-                                        ).exit_code == 0
+    import_prices(app, tmp_path / "first.csv", rows)
     client = api_as("viewer@acme.test")
     query = "/api/correlation/matrix?symbols=CORG,CORH&lookback_days=30"
     before = client.get(query).json
     assert before["as_of"] == days[-2].isoformat()
     assert client.get(query).json == before
-    write_prices(tmp_path / "next.csv", [(days[-1], "CORG", "30"), (days[-1], "CORH", "1")])
-    assert app.test_cli_runner().invoke(args=["import-prices", str(tmp_path / "next.csv")]
-                                        ).exit_code == 0
+    import_prices(app, tmp_path / "next.csv",
+                  [(days[-1], "CORG", "30"), (days[-1], "CORH", "1")])
     after = client.get(query).json
     assert after["as_of"] == days[-1].isoformat()
     assert after["matrix"] != before["matrix"]
@@ -561,10 +549,8 @@ def test_a_close_changed_by_another_process_is_used_by_the_next_request(app, api
     reach the next request, even when it only changes a close (same dates, same count)."""
     days = trading_days(41, date(2024, 2, 29))
     rng = np.random.default_rng(9)
-    write_prices(tmp_path / "cori.csv", [(day, symbol, f"{10 + rng.random():.4f}")
-                                         for day in days for symbol in ("CORI", "CORJ")])
-    assert app.test_cli_runner().invoke(args=["import-prices", str(tmp_path / "cori.csv")]
-                                        ).exit_code == 0
+    import_prices(app, tmp_path / "cori.csv", [(day, symbol, f"{10 + rng.random():.4f}")
+                                               for day in days for symbol in ("CORI", "CORJ")])
     client = api_as("viewer@acme.test")
     query = "/api/correlation/matrix?symbols=CORI,CORJ&lookback_days=30&method=pearson"
     before = client.get(query).json

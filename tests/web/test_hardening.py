@@ -12,8 +12,7 @@ from pathlib import Path
 import pytest
 
 from portal.times import parse_instant
-from tests.helpers import bearer
-from tests.web.test_auth import forge
+from tests.helpers import bearer, forge
 
 ROOT = Path(__file__).resolve().parents[2]
 LISTS = ["/api/alerts", "/api/trades", "/api/trades/history", "/api/trades/pending",

@@ -10,8 +10,7 @@ from sqlalchemy import select, update
 
 from portal import tenancy
 from portal.members.models import Invitation
-from tests.helpers import is_full_page, walk_pages
-from tests.web.test_members import audit_of, role_in
+from tests.helpers import audit_of, is_full_page, role_in, walk_pages
 
 CREATED_FIELDS = {"id", "email", "role", "expires_at", "invite_url"}
 

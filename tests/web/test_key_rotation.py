@@ -16,8 +16,7 @@ import pytest
 from portal.auth.signing import key_id
 from portal.config import from_environment
 from tests.conftest import build_app, mint_token
-from tests.helpers import bearer
-from tests.web.test_auth import forge
+from tests.helpers import bearer, forge
 
 OLD_KEY = "old-signing-key-0123456789-0123456789-0123456789"
 NEW_KEY = "new-signing-key-9876543210-9876543210-9876543210"

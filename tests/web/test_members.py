@@ -8,10 +8,17 @@ import pytest
 from sqlalchemy import select
 
 from portal import tenancy
-from portal.audit.models import AuditRecord
 from portal.auth.models import Membership, User
 from tests.conftest import mint_token
-from tests.helpers import bearer, fragment_root, is_full_page, walk_pages
+from tests.helpers import (
+    audit_of,
+    bearer,
+    fragment_root,
+    is_full_page,
+    role_in,
+    user_id_of,
+    walk_pages,
+)
 
 ITEM_FIELDS = {"user_id", "email", "display_name", "role", "created_at", "last_sign_in_at"}
 
@@ -25,23 +32,10 @@ def add_member(app, tenant_id, email: str, role: str) -> None:
             db.add(Membership(user_id=user_id, role=role))
 
 
-def user_id_of(app, email: str) -> str:
-    with app.app_context(), tenancy.unscoped_session() as db:
-        return str(db.scalar(select(User.id).where(User.email == email)))
 
 
-def role_in(app, tenant_id, email: str) -> str | None:
-    with app.app_context(), tenancy.tenant_session_scope(tenant_id, admin=True) as db:
-        return db.scalar(
-            select(Membership.role).join(User, User.id == Membership.user_id)
-            .where(User.email == email)
-        )
 
 
-def audit_of(app, tenant_id, action: str) -> list[AuditRecord]:
-    with app.app_context(), tenancy.tenant_session_scope(tenant_id, admin=True) as db:
-        return list(db.scalars(select(AuditRecord).where(AuditRecord.action == action)
-                               .order_by(AuditRecord.created_at)))
 
 
 @pytest.fixture

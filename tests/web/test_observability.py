@@ -111,7 +111,7 @@ def test_route_labels_are_templates_and_methods_are_bounded(metrics_app):
 
 
 def test_only_isolation_refusals_count_as_isolation_errors(metrics_app, tenant_a, tenant_b):
-    from tests.web.test_auth import forge
+    from tests.helpers import forge
 
     client = metrics_app.test_client()
     before = scrape(client)

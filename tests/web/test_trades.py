@@ -15,7 +15,14 @@ from sqlalchemy import func, select
 from portal import idempotency, tenancy
 from portal.market.models import Instrument, Price
 from portal.trades.models import Trade
-from tests.helpers import audit_actions, is_full_page, root_selector, soup, walk_pages
+from tests.helpers import (
+    audit_actions,
+    import_prices,
+    is_full_page,
+    root_selector,
+    soup,
+    walk_pages,
+)
 
 BASE_DAY = date(2021, 3, 1)
 
@@ -43,13 +50,9 @@ def add_close(app, symbol: str, day_offset: int, close: str) -> None:
 
 
 def import_closes(app, tmp_path, rows: list[tuple[int, str, str]]):
-    path = tmp_path / f"closes-{uuid.uuid4().hex[:6]}.csv"
-    lines = [f"{BASE_DAY + timedelta(days=offset)},{symbol},{close}"
-             for offset, symbol, close in rows]
-    path.write_text("date,symbol,close\n" + "\n".join(lines) + "\n")
-    result = app.test_cli_runner().invoke(args=["import-prices", str(path)])
-    assert result.exit_code == 0, result.output
-    return result
+    return import_prices(app, tmp_path / f"closes-{uuid.uuid4().hex[:6]}.csv",
+                         [(BASE_DAY + timedelta(days=offset), symbol, close)
+                          for offset, symbol, close in rows])
 
 
 def trade_count(app, tenant_id) -> int:
