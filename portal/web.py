@@ -143,9 +143,10 @@ def _error_response(status: int, message: str, code: str | None = None, field: s
     if is_api_request() or request.accept_mimetypes.best == "application/json":
         response = api_error(status, message, code, field)
     else:
-        response = current_app.make_response(
-            (render_template("error.html", status=status, message=message), status)
-        )
+        # For htmx, the error block alone: a refused 400 is swapped into the target (see
+        # responseHandling in base.html), where a whole page would nest a second header.
+        response = render_page("error.html", "error", status=status, error_status=status,
+                               message=message)
     if headers:
         response.headers.update(headers)
     return response

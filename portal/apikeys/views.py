@@ -21,7 +21,7 @@ from portal.errors import Forbidden, InvalidInput
 from portal.forms import field_errors
 from portal.openapi import documented, page_of
 from portal.pagination import parse_limit
-from portal.web import is_htmx, json_response, render_page
+from portal.web import json_response, render_page, wants_fragment
 
 bp = Blueprint("apikeys", __name__, url_prefix="/settings/api-keys")
 api = Blueprint("apikeys_api", __name__, url_prefix="/api/keys")
@@ -103,6 +103,6 @@ def create():
 @require_permission("manage_api_keys")
 def revoke(key_id):
     key = services.revoke(key_id)
-    if is_htmx():
+    if wants_fragment():
         return _page(notice=f"Revoked the key “{key.name}” ({key.prefix}…).")
     return redirect(url_for("apikeys.index"), code=303)

@@ -28,7 +28,7 @@ from portal.members.schemas import (
 from portal.openapi import documented, page_of
 from portal.pagination import parse_limit
 from portal.security import refuse_cross_site_post
-from portal.web import is_htmx, json_response, render_page
+from portal.web import json_response, render_page, wants_fragment
 
 bp = Blueprint("members", __name__)
 api = Blueprint("members_api", __name__, url_prefix="/api")
@@ -140,7 +140,7 @@ def _member_row(membership, status: int = 200, error: str | None = None):
 
 def _member_refused(user_id, status: int, message: str):
     """A refused change: the row again with the reason (htmx), or back to the page."""
-    if is_htmx():
+    if wants_fragment():
         return _member_row(queries.get_member(user_id), status, message)
     flash(message, "error")
     return redirect(url_for("members.index"), code=303)
@@ -157,7 +157,7 @@ def change_role_form(user_id):
         membership = services.change_role(user_id, data.role)
     except Conflict as exc:
         return _member_refused(user_id, 409, exc.message)
-    if is_htmx():
+    if wants_fragment():
         return _member_row(membership)
     flash(f"{membership.user.email} is now {membership.role}.", "success")
     return redirect(url_for("members.index"), code=303)
@@ -174,7 +174,7 @@ def remove_form(user_id):
         services.remove_member(user_id)
     except Conflict as exc:
         return _member_refused(user_id, 409, exc.message)
-    if is_htmx():
+    if wants_fragment():
         return ""  # the row disappears
     flash(f"{membership.user.email} has been removed.", "success")
     return redirect(url_for("members.index"), code=303)
@@ -204,12 +204,12 @@ def revoke_form(invitation_id):
     try:
         invitation = services.revoke_invitation(invitation_id)
     except Conflict as exc:
-        if is_htmx():
+        if wants_fragment():
             return render_page("members/index.html", "invitations", status=409,
                                **_page_context(invitation_error=exc.message))
         flash(exc.message, "error")
         return redirect(url_for("members.index"), code=303)
-    if is_htmx():
+    if wants_fragment():
         return render_page("members/index.html", "invitations", **_page_context())
     flash(f"The invitation for {invitation.email} has been revoked.", "success")
     return redirect(url_for("members.index"), code=303)

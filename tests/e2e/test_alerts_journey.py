@@ -93,3 +93,25 @@ def test_a_filter_since_after_until_shows_its_error_beside_the_field_without_a_r
     expect(error).to_have_count(0)
     expect(page).to_have_url(re.compile(r"since=2024-05-03&until=2024-05-04$"))
     assert still_same_page(page)
+
+
+def test_an_answer_htmx_does_not_swap_is_said_not_silently_dropped(page, live_server, login):
+    login("trader@acme.test")
+    page.goto(f"{live_server}/alerts")
+    mark_page(page)
+    rows_before = page.locator("#alert-list [data-testid=alert-row]").count()
+    # The database goes away for the next filter: the portal answers htmx an empty 503.
+    page.route(re.compile(r".*/alerts\?.*"), lambda route: route.fulfill(
+        status=503, body="", headers={"Retry-After": "5"}))
+
+    page.select_option("#filter-severity", "critical")
+    notice = page.get_by_test_id("request-error")
+    expect(notice).to_be_visible()
+    expect(notice).to_contain_text("503")
+    assert page.locator("#alert-list [data-testid=alert-row]").count() == rows_before
+
+    # Back again: the next answer that gets through clears the notice.
+    page.unroute(re.compile(r".*/alerts\?.*"))
+    page.select_option("#filter-severity", "")
+    expect(notice).to_be_hidden()
+    assert still_same_page(page)

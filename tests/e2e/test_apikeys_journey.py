@@ -7,6 +7,8 @@ import urllib.request
 
 from playwright.sync_api import expect
 
+from tests.helpers import mark_page, still_same_page
+
 
 def script_call(base_url: str, key: str, path: str, body: dict | None = None):
     """What a user's script does: plain urllib, the key as a bearer header, no cookies."""
@@ -72,3 +74,20 @@ def test_the_api_reference_is_in_the_navigation(page, live_server, login):
     expect(page.locator("h1")).to_contain_text("AlphaPulse Portal API")
     expect(page.locator("#apikeys_api_create_key")).to_contain_text("/api/keys")
     expect(page.get_by_test_id("current-tenant")).to_have_text("Acme Capital")
+
+
+def test_a_refused_key_form_shows_its_error_inline_without_a_reload(page, live_server, login):
+    """The page loads no script of its own: htmx's responseHandling swaps the 422 form."""
+    login("trader@acme.test")
+    page.goto(f"{live_server}/settings/api-keys")
+    mark_page(page)
+    scripts = page.eval_on_selector_all("script[src]", "els => els.map(e => e.src)")
+    own = [src.removeprefix(live_server) for src in scripts if src.startswith(live_server)]
+    assert own == ["/static/js/portal.js"]
+
+    page.fill("#key-name", "   ")  # passes the browser's `required`, refused by the server
+    page.click("#create-key-form button[type=submit]")
+    expect(page.get_by_test_id("error-name")).to_have_text("Required.")
+    expect(page.locator("#key-name")).to_have_attribute("aria-invalid", "true")
+    expect(page.get_by_test_id("new-key-value")).to_have_count(0)
+    assert still_same_page(page)

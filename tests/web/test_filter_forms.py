@@ -70,3 +70,12 @@ def test_the_refused_until_keeps_what_was_typed_and_the_list_keeps_the_rest(brow
     soup = BeautifulSoup(page.text, "html.parser")
     assert soup.select_one("#filter-until")["value"] == "2024-05-02"
     assert soup.select_one("#filter-since")["value"] == "2024-05-03"
+
+
+def test_a_refusal_outside_the_form_answers_htmx_the_error_block_not_a_whole_page(browser_as):
+    # A hand-made cursor is no form field: the error itself is what htmx swaps in (400).
+    fragment = browser_as("viewer@acme.test").get("/alerts?cursor=not-a-cursor", htmx=True)
+    assert fragment.status_code == 400
+    roots = BeautifulSoup(fragment.text, "html.parser").find_all(recursive=False)
+    assert [root.name for root in roots] == ["section"] and "error-page" in roots[0]["class"]
+    assert "cursor" in roots[0].select_one('[data-testid="error-message"]').get_text()
