@@ -357,8 +357,7 @@ def test_page_shows_heatmap_legend_analysis_and_the_htmx_form(browser_as, closes
     for symbol in ("CORA", "CORB", "CORC"):
         assert f'<th scope="col">{symbol}</th>' in html
     # Diagonal cells are the red end of the scale.
-    from bs4 import BeautifulSoup
-    heatmap = BeautifulSoup(html, "html.parser").select_one('[data-testid="heatmap"]')
+    heatmap = soup(html).select_one('[data-testid="heatmap"]')
     assert len(heatmap.select("td.heat-p5")) >= 3
     assert 'data-testid="correlation-analysis"' in html
     assert 'hx-trigger="change, submit"' in html and 'hx-push-url="true"' in html
@@ -368,13 +367,10 @@ def test_page_shows_heatmap_legend_analysis_and_the_htmx_form(browser_as, closes
 
 
 def test_the_page_lists_real_clusters_and_says_when_there_are_none(browser_as, closes):
-    from bs4 import BeautifulSoup
-
     browser = browser_as("viewer@acme.test")
 
     def clusters(query: str):
-        soup = BeautifulSoup(browser.get(f"/correlation?{query}").text, "html.parser")
-        return soup.select_one('[data-testid="clusters"]')
+        return soup(browser.get(f"/correlation?{query}")).select_one('[data-testid="clusters"]')
 
     grouped = clusters("symbols=CORA,CORB,CORC&threshold=0.5")
     assert [li.get_text() for li in grouped.select("li")] == ["CORA, CORB"]
@@ -411,12 +407,10 @@ def test_htmx_request_gets_only_the_results_block(browser_as, closes):
 ])
 def test_page_shows_bad_input_inline_beside_its_field(browser_as, closes, htmx, query, field,
                                                       words):
-    from bs4 import BeautifulSoup
-
     response = browser_as("viewer@acme.test").get(f"/correlation?{query}", htmx=htmx)
     assert response.status_code == 400
-    assert ("<html" in response.text) is not htmx
-    form = BeautifulSoup(response.text, "html.parser").select_one(
+    assert is_full_page(response) is not htmx
+    form = soup(response).select_one(
         '#correlation-results form[data-testid="correlation-form"]')
     error = form.select_one(f'[data-testid="error-{field}"]')
     assert words in error.get_text()

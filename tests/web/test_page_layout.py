@@ -5,13 +5,8 @@ import math
 import re
 
 import pytest
-from bs4 import BeautifulSoup
 
-from tests.helpers import root_selector
-
-
-def soup_of(response) -> BeautifulSoup:
-    return BeautifulSoup(response.get_data(as_text=True), "html.parser")
+from tests.helpers import root_selector, soup
 
 
 @pytest.mark.parametrize("path", ["/no-such-page", "/alerts/not-a-route/at-all"])
@@ -20,21 +15,21 @@ def test_a_signed_in_404_keeps_the_navigation_of_the_users_own_organisation(
     for tenant, other in ((tenant_a, tenant_b), (tenant_b, tenant_a), (tenant_a, tenant_b)):
         response = browser_as(f"admin@{tenant.slug}.test").get(path)
         assert response.status_code == 404
-        soup = soup_of(response)
-        assert soup.select_one("nav.mainnav a[href='/alerts']") is not None
-        assert soup.select_one('[data-testid="current-tenant"]').get_text() == tenant.name
-        assert other.name not in soup.get_text()
-        assert soup.h1.get_text() == "Not found"
-        message = soup.select_one('[data-testid="error-message"]').get_text()
+        page = soup(response)
+        assert page.select_one("nav.mainnav a[href='/alerts']") is not None
+        assert page.select_one('[data-testid="current-tenant"]').get_text() == tenant.name
+        assert other.name not in page.get_text()
+        assert page.h1.get_text() == "Not found"
+        message = page.select_one('[data-testid="error-message"]').get_text()
         assert message == "There is nothing at this address; check it for a typo."
 
 
 def test_a_stranger_or_a_broken_cookie_gets_the_plain_404(app, client):
-    assert soup_of(client.get("/no-such-page")).select_one("nav.mainnav") is None
+    assert soup(client.get("/no-such-page")).select_one("nav.mainnav") is None
     client.set_cookie(app.config["JWT_ACCESS_COOKIE_NAME"], "not-a-token")
     response = client.get("/no-such-page")
     assert response.status_code == 404
-    assert soup_of(response).select_one("nav.mainnav") is None
+    assert soup(response).select_one("nav.mainnav") is None
 
 
 def test_an_unknown_api_path_stays_a_json_404(api_as):
@@ -45,10 +40,10 @@ def test_an_unknown_api_path_stays_a_json_404(api_as):
 
 def test_the_dashboard_names_the_organisation_once(browser_as, fresh_tenant):
     tenant = fresh_tenant()
-    soup = soup_of(browser_as(tenant.emails["trader"]).get("/"))
-    text = soup.get_text(" ")
+    page = soup(browser_as(tenant.emails["trader"]).get("/"))
+    text = page.get_text(" ")
     assert text.count(tenant.name) == 1
-    assert soup.select_one('[data-testid="current-tenant"]').get_text() == tenant.name
+    assert page.select_one('[data-testid="current-tenant"]').get_text() == tenant.name
 
 
 def columns(grid) -> int:
@@ -72,7 +67,7 @@ def assert_rows_full_or_balanced(grid, where: str) -> None:
     ("trader@acme.test", "/metrics?lookback_days=60"), ("viewer@acme.test", "/metrics"),
 ])
 def test_card_grids_have_full_or_balanced_rows(browser_as, email, path):
-    grids = soup_of(browser_as(email).get(path)).select('[data-testid="cards"]')
+    grids = soup(browser_as(email).get(path)).select('[data-testid="cards"]')
     assert grids
     for grid in grids:
         assert_rows_full_or_balanced(grid, path)
@@ -84,7 +79,7 @@ def test_host_figures_are_on_status_for_those_who_may_see_system_and_not_on_metr
 
     for tenant in (tenant_a, tenant_b, tenant_a):
         trader = browser_as(f"trader@{tenant.slug}.test")
-        status = soup_of(trader.get("/status"))
+        status = soup(trader.get("/status"))
         host = status.select_one('[data-testid="host"]')
         assert host is not None
         assert host.select_one('[data-testid="host-pid"]').get_text() == str(os.getpid())
@@ -95,11 +90,11 @@ def test_host_figures_are_on_status_for_those_who_may_see_system_and_not_on_metr
         assert fragment.status_code == 200
         assert root_selector(fragment) == "section#host"
         assert str(tenant_b.id if tenant is tenant_a else tenant_a.id) not in fragment.text
-        metrics = soup_of(trader.get("/metrics")).get_text(" ")
+        metrics = soup(trader.get("/metrics")).get_text(" ")
         assert "CPU" not in metrics and "pid" not in metrics and "Process RSS" not in metrics
 
 
 def test_a_viewer_sees_no_host_figures(browser_as):
     viewer = browser_as("viewer@acme.test")
-    assert soup_of(viewer.get("/status")).select_one('[data-testid="host"]') is None
+    assert soup(viewer.get("/status")).select_one('[data-testid="host"]') is None
     assert viewer.get("/status/host", htmx=True).status_code == 403

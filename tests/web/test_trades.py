@@ -589,15 +589,13 @@ def test_placing_an_order_without_javascript_redirects_with_a_notice(app, desk):
 
 def test_the_confirmation_writes_numbers_as_the_history_table_does(app, fresh_tenant,
                                                                    browser_as):
-    from bs4 import BeautifulSoup
-
     tenant = fresh_tenant()
     symbol = new_symbol(app, "1201.3")
     browser = browser_as(tenant.emails["trader"], tenant.slug)
     response = browser.post("/trades", data=order(symbol, quantity="1200"), htmx=True)
-    soup = BeautifulSoup(response.get_data(as_text=True), "html.parser")
-    notice = soup.select_one('[data-testid="notice"]').get_text()
-    row = soup.select_one('[data-testid="history-row"]').find_all("td")
+    html = soup(response)
+    notice = html.select_one('[data-testid="notice"]').get_text()
+    row = html.select_one('[data-testid="history-row"]').find_all("td")
     quantity, fill_price, fee, notional = (row[3].get_text(), row[6].get_text(),
                                            row[7].get_text(), row[8].get_text())
     assert (quantity, fill_price, notional, fee) == (
@@ -641,14 +639,11 @@ def test_a_bad_form_re_renders_with_inline_errors_and_the_entered_values(app, de
     ({"side": "hold"}, {"side": "Choose buy or sell."}),
 ])
 def test_field_errors_are_written_for_people(app, desk, fields, expected):
-    from bs4 import BeautifulSoup
-
     response = desk.browser().post("/trades", data=order(desk.symbol, **{
         "limit_price": "", **fields}), htmx=True)
     assert response.status_code == 422
-    soup = BeautifulSoup(response.get_data(as_text=True), "html.parser")
     shown = {tag["data-testid"].removeprefix("error-"): tag.get_text(strip=True)
-             for tag in soup.select('[data-testid^="error-"]')}
+             for tag in soup(response).select('[data-testid^="error-"]')}
     assert shown == expected
     for message in shown.values():
         assert "_" not in message and "Input should" not in message
