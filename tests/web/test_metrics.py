@@ -353,7 +353,10 @@ def test_pages_fragments_and_json_alternate_between_tenants(api_as, browser_as, 
             api.get("/api/metrics/system"),
         ]
         for response in responses:
-            assert response.status_code in (200, 422), response.request.path
+            # A book without 30 days of closes has no risk figures: the JSON says so with a
+            # 422, the page block with a message.
+            short = mine is book and response.request.path == "/api/metrics/risk"
+            assert response.status_code == (422 if short else 200), response.request.path
             text = response.get_data(as_text=True)
             no_tenant_id(response)
             assert str(theirs.tenant.id) not in text
