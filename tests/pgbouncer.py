@@ -25,20 +25,15 @@ import tempfile
 import time
 from pathlib import Path
 
-import pytest
 from sqlalchemy.engine import make_url
 
 from tests import pg
-from tests.live import free_port
+from tests.live import free_port, require
 
 
 def binary() -> str:
     found = shutil.which("pgbouncer") or shutil.which("pgbouncer", path="/usr/sbin:/sbin")
-    if found is None:
-        message = "pgbouncer is not installed (apt-get install pgbouncer; .ci/run does)"
-        if os.environ.get("CI") == "true":
-            raise RuntimeError(message)
-        pytest.skip(message)
+    require(found is not None, "pgbouncer (Debian package pgbouncer)")
     return found
 
 

@@ -14,6 +14,7 @@ import pytest
 from werkzeug.serving import make_server
 
 from portal.config import HTMX_VERSION
+from tests.live import require
 
 CHROMIUM = os.environ.get("PORTAL_CHROMIUM", "/usr/bin/chromium")
 HTMX_FILE = Path(__file__).parent / "vendor" / "node_modules" / "htmx.org" / "dist" / "htmx.min.js"
@@ -27,24 +28,15 @@ CHROMIUM_ARGS = [
 ]
 
 
-def _missing(what: str) -> None:
-    message = f"{what} is missing; run .ci/run (or see README) to install it"
-    if os.environ.get("CI") == "true":
-        pytest.fail(message)
-    pytest.skip(message)
-
-
 @pytest.fixture(scope="session")
 def browser_type_launch_args(browser_type_launch_args):
-    if not shutil.which(CHROMIUM) and not Path(CHROMIUM).exists():
-        _missing(f"chromium ({CHROMIUM})")
+    require(bool(shutil.which(CHROMIUM)) or Path(CHROMIUM).exists(), f"chromium ({CHROMIUM})")
     return {**browser_type_launch_args, "executable_path": CHROMIUM, "args": CHROMIUM_ARGS}
 
 
 @pytest.fixture(scope="session")
 def htmx_source() -> bytes:
-    if not HTMX_FILE.exists():
-        _missing(f"htmx.org@{HTMX_VERSION} from npm ({HTMX_FILE})")
+    require(HTMX_FILE.exists(), f"htmx.org@{HTMX_VERSION} from npm ({HTMX_FILE})")
     package = HTMX_FILE.parents[1] / "package.json"
     assert f'"version": "{HTMX_VERSION}"' in package.read_text(), "wrong htmx version installed"
     return HTMX_FILE.read_bytes()
