@@ -53,6 +53,7 @@ SUPERUSER_URL = os.environ.get(
     "PORTAL_BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
 )
 SECRET = "bench-load-secret-" + "x" * 40
+TOKEN_LIFETIME = timedelta(hours=2)
 ROLES = {
     # name: (password, options)
     "portal_bench_owner": ("bench-owner-pw", "LOGIN NOSUPERUSER NOBYPASSRLS CREATEROLE"),
@@ -125,6 +126,9 @@ def portal_env(database_url: str, owner_url: str, workdir: Path) -> dict:
         "PORTAL_DATABASE_URL": database_url,
         "PORTAL_ADMIN_DATABASE_URL": owner_url,
         "PORTAL_RATELIMIT_STORAGE_URI": rate_limit_storage(),
+        # The tokens are issued for the whole run (issue_tokens); the servers must accept
+        # that lifetime, since a token whose exp lies beyond it is refused.
+        "PORTAL_TOKEN_TTL_SECONDS": str(int(TOKEN_LIFETIME.total_seconds())),
         "PROMETHEUS_MULTIPROC_DIR": str(Path(tempfile.mkdtemp(dir=workdir, prefix="prom-"))),
         "PYTHONPATH": str(ROOT),
     })
@@ -249,7 +253,7 @@ def issue_tokens(database: str, size: Size, workdir: Path) -> list[str]:
     app = create_app({"DATABASE_URL": role_url(database, "portal_bench_app"),
                       "ADMIN_DATABASE_URL": owner, "SECRET_KEY": SECRET,
                       "JWT_SECRET_KEY": SECRET, "LOG_LEVEL": "WARNING",
-                      "JWT_ACCESS_TOKEN_EXPIRES": timedelta(hours=2)})
+                      "JWT_ACCESS_TOKEN_EXPIRES": TOKEN_LIFETIME})
     tokens = []
     with app.test_request_context("/"):
         for tenant_id, user_id in pairs:

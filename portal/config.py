@@ -139,7 +139,7 @@ def from_environment(instance_path: str) -> dict:
         # A browser session whose token expires within this window gets a fresh one.
         "TOKEN_REFRESH_WINDOW": timedelta(minutes=15),
         "RATELIMIT_STORAGE_URI": env.get("PORTAL_RATELIMIT_STORAGE_URI", "memory://"),
-        "RATELIMIT_HEADERS_ENABLED": True,
+        "RATELIMIT_HEADERS_ENABLED": False,  # Retry-After on 429 only: portal.ratelimits
         "RATELIMIT_ENABLED": _bool(env.get("PORTAL_RATELIMIT_ENABLED"), True),
         # The login budget (README "Authentication"): failures per (email, client address),
         # per client address, and a per-email ceiling above what one client may spend.

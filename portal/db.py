@@ -4,10 +4,12 @@ Sessions live in `portal.tenancy`: the tenant-bound one that blueprints use and 
 explicitly named unscoped session for login, commands and migrations.
 """
 
+import time
 import uuid
 from datetime import UTC, datetime
 from decimal import ROUND_HALF_EVEN, Decimal, localcontext
 
+import psycopg
 from sqlalchemy import (
     DateTime,
     ForeignKey,
@@ -153,9 +155,6 @@ def make_engine(url: str, *, pooler: str = "none", connect_timeout: int | None =
             cursor.close()
 
         return engine
-    # A connection that died while the database was away is replaced at checkout, so the
-    # portal recovers by itself when the database returns.
-    kwargs.setdefault("pool_pre_ping", True)
     connect_args = kwargs.setdefault("connect_args", {})
     if connect_timeout:
         connect_args.setdefault("connect_timeout", connect_timeout)
@@ -167,7 +166,39 @@ def make_engine(url: str, *, pooler: str = "none", connect_timeout: int | None =
         # transaction: the tenant is set with set_config(..., true) per transaction and the
         # only advisory lock is pg_advisory_xact_lock (portal.tenancy).
         connect_args["prepare_threshold"] = None
-    return create_engine(url, **kwargs)
+    engine = create_engine(url, **kwargs)
+    _ping_after_idle(engine)
+    return engine
+
+
+PING_AFTER_IDLE_SECONDS = 1.0
+
+
+def _ping_after_idle(engine: Engine) -> None:
+    """Check a pooled connection before use only when it has sat idle for a while.
+
+    A connection that died while the database (or PgBouncer) was away is replaced at
+    checkout, so the portal recovers by itself. Pinging every checkout (`pool_pre_ping`)
+    costs a round trip per request, though a connection used a moment ago is almost surely
+    alive; one that dies under load fails its statement, which SQLAlchemy reports as a
+    disconnect (a 503 with Retry-After) while it empties the pool of its siblings.
+    """
+
+    @event.listens_for(engine, "checkin")
+    def _note_idle_since(_dbapi_connection, record) -> None:
+        record.info["idle_since"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _ping_if_idle(dbapi_connection, record, _proxy) -> None:
+        idle_since = record.info.get("idle_since")
+        if idle_since is None or time.monotonic() - idle_since < PING_AFTER_IDLE_SECONDS:
+            return
+        try:
+            dbapi_connection.execute("SELECT 1")
+            dbapi_connection.rollback()
+        except psycopg.Error as exc:
+            # The pool discards this connection and checks out (or opens) another.
+            raise sqlalchemy_exc.DisconnectionError(str(exc)) from exc
 
 
 UNAVAILABLE_SQLSTATE_CLASSES = (

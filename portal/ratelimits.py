@@ -5,6 +5,8 @@ tenant's busy scripts never spend another tenant's allowance. Keys are namespace
 Login has its own limits (per client address and per email, failures only) in auth.views.
 """
 
+import time
+
 from flask import current_app, g, request
 from flask_limiter.util import get_remote_address
 
@@ -31,3 +33,17 @@ def tenant_plan_limit() -> str:
 def exempt_from_tenant_limit() -> bool:
     """Only signed-in API calls count against the tenant's allowance."""
     return g.get("tenant_id") is None or not request.path.startswith("/api/")
+
+
+def retry_after_seconds() -> int:
+    """Seconds until the breached limit's window starts afresh: the 429's `Retry-After`.
+
+    The limiter's own X-RateLimit headers are off (RATELIMIT_HEADERS_ENABLED): they cost two
+    more storage round trips on every request to say what only a refused request needs.
+    """
+    from portal.extensions import limiter
+
+    breached = limiter.current_limit
+    if breached is None:
+        return 1
+    return max(1, breached.reset_at - int(time.time()))

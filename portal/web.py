@@ -157,7 +157,8 @@ def database_unavailable_response(exc: Exception):
 
     The request's transaction never committed (or committed before the failure and will be
     found on retry with the same Idempotency-Key), so nothing is half written. The pool
-    replaces dead connections at the next checkout (pool_pre_ping): no restart needed.
+    replaces dead connections (portal.db: idle ones are pinged at checkout, a busy one that
+    fails empties the pool of its siblings): no restart needed.
     """
     log.warning("database unavailable: %s", type(getattr(exc, "orig", None) or exc).__name__)
     retry_after = current_app.config["DATABASE_RETRY_AFTER_SECONDS"]
@@ -201,7 +202,10 @@ def register_errorhandlers(app: Flask) -> None:
         status = exc.code or 500
         headers = {}
         if status == 429:
+            from portal.ratelimits import retry_after_seconds
+
             message = RateLimited.default_message
+            headers = {"Retry-After": str(retry_after_seconds())}
         elif status == 405:
             message = "Method not allowed."
             headers = dict(exc.get_response().headers)

@@ -1,7 +1,8 @@
 import uuid
 from dataclasses import dataclass
+from functools import cache
 
-from sqlalchemy import and_, literal, select
+from sqlalchemy import and_, bindparam, literal, select
 from sqlalchemy.orm import noload
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -49,6 +50,28 @@ class TokenStanding:
     session_revoked: bool
 
 
+@cache
+def _token_standing_statement(with_session: bool):
+    """Built once per process (SQLAlchemy spends more building a statement than running a
+    cached one); the request's values travel as bound parameters."""
+    revoked = select(RevokedSession.session_id).where(
+        RevokedSession.session_id == bindparam("session_id")
+    ).exists() if with_session else literal(False)
+    return (
+        select(Tenant, User, Membership, revoked)
+        .select_from(Tenant)
+        .outerjoin(User, User.id == bindparam("user_id"))
+        # The membership is joined on its tenant as well as its user: the tenant-bound
+        # session narrows it too, but the statement must not depend on that to pick the
+        # membership of *this* tenant (a user may belong to several).
+        .outerjoin(Membership, and_(Membership.user_id == User.id,
+                                    Tenant.id == Membership.tenant_id))
+        .where(Tenant.id == bindparam("tenant_id"))
+        # The tenant and user are in this row already: no joined loads for the membership.
+        .options(noload(Membership.tenant), noload(Membership.user))
+    )
+
+
 def token_standing(db, user_id: uuid.UUID, session_id: str | None) -> TokenStanding:
     """Everything the token check reads, in one statement: the session's tenant, the user,
     the user's membership there and whether the token's sign-in (if any: an API key has
@@ -58,22 +81,10 @@ def token_standing(db, user_id: uuid.UUID, session_id: str | None) -> TokenStand
     its EXISTS) to its own tenant, like any other statement; row-level security does too.
     Missing pieces come back as None, so a refusal can still name its reason.
     """
-    revoked = select(RevokedSession.session_id).where(
-        RevokedSession.session_id == session_id
-    ).exists() if session_id is not None else literal(False)
-    row = db.execute(
-        select(Tenant, User, Membership, revoked)
-        .select_from(Tenant)
-        .outerjoin(User, User.id == user_id)
-        # The membership is joined on its tenant as well as its user: the tenant-bound
-        # session narrows it too, but the statement must not depend on that to pick the
-        # membership of *this* tenant (a user may belong to several).
-        .outerjoin(Membership, and_(Membership.user_id == User.id,
-                                    Tenant.id == Membership.tenant_id))
-        .where(Tenant.id == db.tenant_id)
-        # The tenant and user are in this row already: no joined loads for the membership.
-        .options(noload(Membership.tenant), noload(Membership.user))
-    ).first()
+    params = {"tenant_id": db.tenant_id, "user_id": user_id}
+    if session_id is not None:
+        params["session_id"] = session_id
+    row = db.execute(_token_standing_statement(session_id is not None), params).first()
     if row is None:
         return TokenStanding(None, None, None, False)
     tenant, user, membership, ended = row
