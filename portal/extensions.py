@@ -1,11 +1,11 @@
 """Bare extension instances, bound to the app in `create_app`."""
 
-from flask_jwt_extended import JWTManager
 from flask_limiter import Limiter
 
+from portal.auth.signing import RememberingJWTManager
 from portal.ratelimits import exempt_from_tenant_limit, request_key, tenant_plan_limit
 
-jwt = JWTManager()
+jwt = RememberingJWTManager()
 limiter = Limiter(
     key_func=request_key,
     application_limits=[tenant_plan_limit],
