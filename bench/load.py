@@ -568,7 +568,6 @@ def main(argv: list[str] | None = None) -> None:
             server.stop()
         if pgbouncer is not None:
             pgbouncer.close()
-            pgbouncer.wait(10)
         drop_database(database)
         if options.keep:
             print(f"logs kept in {workdir}")
