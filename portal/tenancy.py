@@ -23,6 +23,7 @@ import psycopg
 from blinker import Namespace
 from flask import current_app, g, has_app_context
 from sqlalchemy import delete, event, select, text
+from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker, with_loader_criteria
 from werkzeug.local import LocalProxy
@@ -105,21 +106,30 @@ def _stamp_and_check(session, _flush_context, _instances) -> None:
 
 
 SET_CONFIG = "SELECT set_config(%s, %s, true)"
+# The psycopg pipeline a transaction's settings wait in (see _set_transaction_setting), kept
+# in the pooled connection's info until the transaction's first statement is sent.
+_OPEN_PIPELINE = "portal.open_pipeline"
 
 
 def _set_transaction_setting(connection, name: str, value: str) -> None:
     """`set_config(name, value, true)`, the first statement of the transaction.
 
-    psycopg sends BEGIN on its own before a transaction's first statement; in pipeline mode
-    the BEGIN and this statement travel together, one round trip to the server instead of
-    two. The setting is as transaction-local either way.
+    psycopg sends BEGIN on its own before a transaction's first statement. In pipeline mode
+    the BEGIN and this statement wait, unsent, for the transaction's first real statement
+    (the token check of a request), and all of them travel together when it is sent
+    (`_send_open_pipeline`): one round trip to the server instead of three. The setting is
+    as transaction-local either way, and still precedes every statement of the transaction.
     """
     driver = connection.connection.driver_connection
     if isinstance(driver, psycopg.Connection) and psycopg.Pipeline.is_supported():
         try:
-            with driver.pipeline():
-                driver.execute(SET_CONFIG, (name, value))
+            if _OPEN_PIPELINE not in connection.info:
+                pipeline = driver.pipeline()
+                pipeline.__enter__()
+                connection.info[_OPEN_PIPELINE] = pipeline
+            driver.execute(SET_CONFIG, (name, value))
         except psycopg.Error as exc:
+            _close_open_pipeline(connection, suppress_errors=True)
             # Raised as SQLAlchemy raises any statement's error, so an unreachable database
             # is still told apart from a bug (portal.db.database_unavailable: a 503).
             raise DBAPIError.instance(SET_CONFIG, (name, value), exc, psycopg.Error,
@@ -127,6 +137,37 @@ def _set_transaction_setting(connection, name: str, value: str) -> None:
         return
     connection.execute(text("SELECT set_config(:name, :value, true)"),
                        {"name": name, "value": value})
+
+
+def _close_open_pipeline(connection, *, suppress_errors: bool = False) -> None:
+    """Leave pipeline mode, sending what waits in it and reading every answer; an error of
+    any of those statements is raised here (SQLAlchemy wraps it like the statement's own)."""
+    pipeline = connection.info.pop(_OPEN_PIPELINE, None)
+    if pipeline is None:
+        return
+    if not suppress_errors:
+        pipeline.__exit__(None, None, None)
+        return
+    with suppress(psycopg.Error):
+        pipeline.__exit__(None, None, None)
+
+
+@event.listens_for(Engine, "after_cursor_execute")
+def _send_open_pipeline(connection, _cursor, _statement, _parameters, _context, _many) -> None:
+    # Called inside SQLAlchemy's error handling of the statement, so a lost connection here
+    # is reported as that statement's (a 503), and its result is read only after this.
+    _close_open_pipeline(connection)
+
+
+@event.listens_for(Engine, "commit")
+def _send_before_commit(connection) -> None:
+    _close_open_pipeline(connection)
+
+
+@event.listens_for(Engine, "rollback")
+def _send_before_rollback(connection) -> None:
+    # A transaction that ran no statement; the rollback that follows settles the rest.
+    _close_open_pipeline(connection, suppress_errors=True)
 
 
 @event.listens_for(TenantSession, "after_begin")
