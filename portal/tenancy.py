@@ -141,7 +141,10 @@ def _set_transaction_setting(connection, name: str, value: str) -> None:
 
 def _close_open_pipeline(connection, *, suppress_errors: bool = False) -> None:
     """Leave pipeline mode, sending what waits in it and reading every answer; an error of
-    any of those statements is raised here (SQLAlchemy wraps it like the statement's own)."""
+    any of those statements is raised here (SQLAlchemy wraps it like the statement's own).
+    An invalidated connection is being thrown away, pipeline and all: nothing to send."""
+    if connection.invalidated or connection.closed:
+        return
     pipeline = connection.info.pop(_OPEN_PIPELINE, None)
     if pipeline is None:
         return
