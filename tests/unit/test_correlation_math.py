@@ -33,6 +33,21 @@ def test_returns_are_simple_close_to_close_returns_on_the_dates_every_symbol_has
     assert aligned.as_of == d[4]
 
 
+def test_the_common_days_of_many_symbols_are_the_days_all_of_them_have():
+    from portal.market.queries import aligned_closes
+
+    d = days(6)
+    history = {symbol: {day: 100.0 + index for index, day in enumerate(d)}
+               for symbol in ("AAA", "BBB", "CCC", "DDD")}
+    del history["BBB"][d[1]], history["DDD"][d[4]]  # each misses another day
+    history["CCC"][d[5] + timedelta(days=1)] = 1.0  # a day only CCC has
+    common, closes = aligned_closes(history, ["AAA", "BBB", "CCC", "DDD"])
+    assert [str(day) for day in common] == [str(d[0]), str(d[2]), str(d[3]), str(d[5])]
+    np.testing.assert_array_equal(closes[:, 0], [100.0, 102.0, 103.0, 105.0])
+    same, _ = aligned_closes({s: history["AAA"] for s in ("AAA", "EEE")}, ["AAA", "EEE"])
+    assert len(same) == 6
+
+
 def test_only_the_last_lookback_returns_are_used_and_as_of_is_the_last_common_date():
     d = days(6)
     history = {
