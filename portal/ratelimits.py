@@ -5,6 +5,7 @@ tenant's busy scripts never spend another tenant's allowance. Keys are namespace
 Login has its own limits (per client address and per email, failures only) in auth.views.
 """
 
+import math
 import time
 
 from flask import current_app, g, request
@@ -46,4 +47,4 @@ def retry_after_seconds() -> int:
     breached = limiter.current_limit
     if breached is None:
         return 1
-    return max(1, breached.reset_at - int(time.time()))
+    return max(1, math.ceil(breached.window.reset_time - time.time()))
