@@ -49,10 +49,13 @@ def register_database(app: Flask) -> None:
 
 
 def register_request_context(app: Flask) -> None:
+    from portal.apikeys.gate import init_app as init_api_key_gate
     from portal.auth.context import init_app as init_auth_context
     from portal.web import init_app as init_web
 
     init_web(app)
+    # A script's API key is bound first; the token gate then leaves that request alone.
+    init_api_key_gate(app)
     init_auth_context(app)
 
 

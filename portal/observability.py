@@ -54,7 +54,7 @@ from prometheus_client.mmap_dict import MmapedDict
 from prometheus_client.utils import floatToGoString
 from werkzeug.exceptions import NotFound
 
-from portal.auth.permissions import public
+from portal.permissions import public
 
 bp = Blueprint("internal", __name__, url_prefix="/internal")
 log = logging.getLogger("portal.observability")

@@ -14,13 +14,13 @@ from portal.alerts.schemas import (
     AlertOut,
     AlertPageOut,
 )
-from portal.auth.permissions import require_permission
 from portal.db import utcnow
 from portal.errors import InvalidInput
 from portal.forms import field_errors, valid_filters
 from portal.idempotency import validate_key
 from portal.openapi import documented, page_of
 from portal.pagination import encode_cursor, parse_limit
+from portal.permissions import require_permission
 from portal.security import local_path
 from portal.web import json_response, render_page, wants_fragment
 

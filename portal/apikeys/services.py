@@ -12,32 +12,22 @@ import secrets
 from dataclasses import dataclass
 from datetime import timedelta
 
-from flask import current_app, g, request
+from flask import current_app, g
 from sqlalchemy import select, update
 
 from portal.apikeys import queries
 from portal.apikeys.models import ApiKey
 from portal.apikeys.schemas import ApiKeyCreate
 from portal.audit import services as audit
-from portal.auth.permissions import ROLES
 from portal.db import utcnow
 from portal.errors import Forbidden
+from portal.permissions import ROLES
 from portal.tenancy import session
 
 KEY_PREFIX = "ap_"
 SHOWN_PREFIX_LENGTH = len(KEY_PREFIX) + 8
 # last_used_at is written at most this often per key, so a busy script is not a write per call.
 LAST_USED_RESOLUTION = timedelta(minutes=1)
-
-
-def presented_key() -> str | None:
-    """The API key of an `Authorization: Bearer ap_...` header, if that is what was sent.
-    Tokens (JWTs) never start with `ap_`, so nothing else is mistaken for a key."""
-    scheme, _, value = request.headers.get("Authorization", "").partition(" ")
-    value = value.strip()
-    if scheme.lower() == "bearer" and value.startswith(KEY_PREFIX):
-        return value
-    return None
 
 
 def key_hash(raw_key: str) -> str:

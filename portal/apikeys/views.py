@@ -16,11 +16,11 @@ from portal.apikeys.schemas import (
     created_key_json,
     key_json,
 )
-from portal.auth.permissions import ROLES, require_permission
 from portal.errors import Forbidden, InvalidInput
 from portal.forms import field_errors
 from portal.openapi import documented, page_of
 from portal.pagination import parse_limit
+from portal.permissions import ROLES, require_permission
 from portal.web import json_response, render_page, wants_fragment
 
 bp = Blueprint("apikeys", __name__, url_prefix="/settings/api-keys")

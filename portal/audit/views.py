@@ -2,10 +2,10 @@ from flask import Blueprint, request
 
 from portal.audit import queries
 from portal.audit.schemas import AuditFilter, AuditPageOut
-from portal.auth.permissions import require_permission
 from portal.forms import valid_filters
 from portal.openapi import documented
 from portal.pagination import parse_limit
+from portal.permissions import require_permission
 from portal.web import json_response, render_page
 
 bp = Blueprint("audit", __name__, url_prefix="/audit")

@@ -27,9 +27,9 @@ from jwt.exceptions import PyJWTError
 
 from portal import tenancy
 from portal.auth.models import Membership, User
-from portal.auth.permissions import permissions_for
 from portal.auth.queries import token_standing
 from portal.errors import Forbidden, NotAuthenticated, PortalError
+from portal.permissions import permissions_for
 from portal.tenancy import tenant_refused
 from portal.web import api_error, is_api_request, is_htmx
 
@@ -52,7 +52,7 @@ def unauthorized_response(message: str = NotAuthenticated.default_message):
     return response
 
 
-def _refuse(reason: str):
+def refuse(reason: str):
     tenant_refused.send(current_app._get_current_object(), reason=reason)
     log.warning("request refused: %s", reason)
     raise NotAuthenticated(reason)
@@ -71,13 +71,24 @@ def issue_token(user: User, membership: Membership, session_id: str | None = Non
     )
 
 
+def _view_says(flag: str) -> bool:
+    view = current_app.view_functions.get(request.endpoint)
+    return bool(getattr(view, flag, False))
+
+
 def _is_public_endpoint() -> bool:
     if request.endpoint is None:  # no such route: the 404 handler answers
         return True
     if request.endpoint == "static":
         return True
-    view = current_app.view_functions.get(request.endpoint)
-    return bool(getattr(view, "is_public", False))
+    return _view_says("is_public")
+
+
+def gate_applies() -> bool:
+    """Must this request show a credential? Not for public routes, nor for OPTIONS: Flask
+    answers those itself (the Allow header, no view, no data), and flask-jwt-extended never
+    verifies a token on OPTIONS, so binding would fail with a 500."""
+    return not _is_public_endpoint() and request.method != "OPTIONS"
 
 
 def _parse_uuid(value) -> uuid.UUID | None:
@@ -109,33 +120,33 @@ def bind_request() -> None:
     except (JWTExtendedException, PyJWTError, TypeError, ValueError, OverflowError) as exc:
         # PyJWT checks `exp`, `iat` and `nbf` with int(): a list or an infinite number in a
         # correctly signed token raises TypeError or OverflowError, not a PyJWTError.
-        _refuse(f"invalid token: {type(exc).__name__}")
+        refuse(f"invalid token: {type(exc).__name__}")
     claims = get_jwt()
     expires = claims.get("exp")
     if isinstance(expires, bool) or not isinstance(expires, int | float) or not math.isfinite(
             expires):
-        _refuse("invalid token: no usable exp claim")
+        refuse("invalid token: no usable exp claim")
     lifetime = current_app.config["JWT_ACCESS_TOKEN_EXPIRES"].total_seconds()
     if expires - time.time() > lifetime + 60:
-        _refuse("invalid token: exp beyond any token this portal issues")
+        refuse("invalid token: exp beyond any token this portal issues")
     tenant_id = _parse_uuid(claims.get("tenant_id"))
     user_id = _parse_uuid(claims.get("sub"))
     session_id = claims.get("sid")
     if (tenant_id is None or user_id is None or not isinstance(session_id, str)
             or not _SESSION_ID.fullmatch(session_id)):
-        _refuse("token without tenant, subject or session")
+        refuse("token without tenant, subject or session")
 
     db = tenancy.tenant_session(tenant_id)
     g.db = db
     # One statement checks tenant, user, membership and the sign-in (after the tenant setting
     # that starts the transaction on PostgreSQL); the view then carries on in the same
     # transaction, so a request sets its tenant once.
-    membership = _active_membership(db, user_id, session_id)
+    membership = active_membership(db, user_id, session_id)
     user = membership.user
     if not _issued_after(claims.get("iat"), membership.sessions_valid_after):
-        _refuse("session ended by a change to the membership")
+        refuse("session ended by a change to the membership")
 
-    _bind(membership, membership.role)
+    bind_membership(membership, membership.role)
     g.jwt_claims = claims
     g.csrf_token = claims.get("csrf")
     from_cookie = (
@@ -150,7 +161,7 @@ def bind_request() -> None:
         g.csrf_token = get_csrf_token(g.refreshed_token)
 
 
-def _active_membership(db, user_id: uuid.UUID, session_id: str | None = None) -> Membership:
+def active_membership(db, user_id: uuid.UUID, session_id: str | None = None) -> Membership:
     """The user's membership in the session's tenant, refusing unless tenant and user are
     active and the sign-in `session_id` (when there is one) has not ended.
 
@@ -161,47 +172,27 @@ def _active_membership(db, user_id: uuid.UUID, session_id: str | None = None) ->
     membership = standing.membership
     if membership is None:
         if standing.tenant is None:
-            _refuse("unknown tenant")
+            refuse("unknown tenant")
         if not standing.tenant.is_active:
-            _refuse("suspended tenant")
+            refuse("suspended tenant")
         if standing.user is None:
-            _refuse("unknown or deactivated user")
-        _refuse("user is not a member of the token's tenant")
+            refuse("unknown or deactivated user")
+        refuse("user is not a member of the token's tenant")
     if not standing.tenant.is_active:
-        _refuse("suspended tenant")
+        refuse("suspended tenant")
     if not standing.user.is_active:
-        _refuse("unknown or deactivated user")
+        refuse("unknown or deactivated user")
     if standing.session_revoked:
-        _refuse("revoked token: its session has ended")
+        refuse("revoked token: its session has ended")
     return membership
 
 
-def _bind(membership: Membership, role: str) -> None:
+def bind_membership(membership: Membership, role: str) -> None:
     g.tenant_id = membership.tenant_id
     g.tenant = membership.tenant
     g.user = membership.user
     g.role = role
     g.permissions = permissions_for(role)
-
-
-def bind_api_key(raw_key: str) -> None:
-    """A script's API key (portal.apikeys), on /api only: bound like a token of the key's
-    creator in the key's organisation, with the key's role as a ceiling. Checked afresh on
-    every request, so revoking or expiring the key, removing or deactivating its creator and
-    suspending the organisation all stop it at once."""
-    from portal.apikeys import services as apikeys
-
-    if not is_api_request():
-        _refuse("invalid token: an API key outside /api")
-    key = apikeys.usable_key(raw_key)
-    if key is None:
-        _refuse("invalid token: unknown, revoked or expired API key")
-    db = tenancy.tenant_session(key.tenant_id)
-    g.db = db
-    membership = _active_membership(db, key.user_id)
-    apikeys.note_use(db, key, membership.user)
-    _bind(membership, apikeys.lower_role(key.role, membership.role))
-    g.api_key_id = key.id
 
 
 def _send_refreshed_token(response):
@@ -212,9 +203,9 @@ def _send_refreshed_token(response):
 
 
 def _bind_if_signed_in() -> None:
-    """For a URL with no route: a signed-in browser's error page keeps its navigation. The
-    page is an error either way, so a missing or refused token only means a plain one."""
-    if is_api_request() or current_app.config["JWT_ACCESS_COOKIE_NAME"] not in request.cookies:
+    """A signed-in browser keeps its navigation on a page that needs no sign-in (an error
+    page, the API reference); a missing or refused token only means a page without it."""
+    if current_app.config["JWT_ACCESS_COOKIE_NAME"] not in request.cookies:
         return
     try:
         bind_request()
@@ -239,22 +230,17 @@ def init_app(app) -> None:
 
     @app.before_request
     def _load_tenant_context() -> None:
-        if request.endpoint is None:
-            _bind_if_signed_in()
+        if request.endpoint is None:  # no such route: the 404 page, for a browser
+            if not is_api_request():
+                _bind_if_signed_in()
             return
         if _is_public_endpoint():
+            if _view_says("keeps_sign_in"):
+                _bind_if_signed_in()
             return
-        if request.method == "OPTIONS":
-            # Flask answers OPTIONS itself (the Allow header, no view, no data), and
-            # flask-jwt-extended never verifies a token on OPTIONS: binding would fail with a 500.
-            return
-        from portal.apikeys.services import presented_key
-
-        api_key = presented_key()
-        if api_key is not None:
-            bind_api_key(api_key)
-            return
-        bind_request()
+        # A request portal.apikeys bound by its key (its hook runs first) needs no token.
+        if request.method != "OPTIONS" and g.get("api_key_id") is None:
+            bind_request()
 
     app.after_request(_send_refreshed_token)
 

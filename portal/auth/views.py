@@ -4,12 +4,12 @@ from pydantic import ValidationError
 
 from portal.auth import services
 from portal.auth.context import issue_token
-from portal.auth.permissions import public
 from portal.auth.schemas import LoginRequest, RevokedOut, TokenOut, normalise_email
 from portal.errors import BadCredentials, InvalidInput, http_status
 from portal.extensions import limiter
 from portal.forms import validation_message
 from portal.openapi import documented
+from portal.permissions import public
 from portal.security import local_path, refuse_cross_site_post
 from portal.web import api_error, json_response, render_page
 

@@ -1,7 +1,6 @@
 from flask import Blueprint, request
 from pydantic import ValidationError
 
-from portal.auth.permissions import require_permission
 from portal.correlation import queries, services
 from portal.correlation.schemas import (
     LOOKBACK_CHOICES,
@@ -13,6 +12,7 @@ from portal.correlation.schemas import (
 from portal.errors import InvalidInput
 from portal.forms import field_errors
 from portal.openapi import documented
+from portal.permissions import require_permission
 from portal.web import json_response, render_page
 
 bp = Blueprint("correlation", __name__, url_prefix="/correlation")

@@ -13,7 +13,6 @@ from portal.apikeys import services as apikeys
 from portal.audit import services as audit
 from portal.auth.models import Membership, User
 from portal.auth.passwords import hash_password, verify_password
-from portal.auth.permissions import ROLES
 from portal.auth.queries import find_user
 from portal.db import utcnow
 from portal.errors import BadCredentials, Conflict, Gone
@@ -26,6 +25,7 @@ from portal.members.models import (
     new_invitation_token,
 )
 from portal.members.schemas import InvitationCreate, NewAccount
+from portal.permissions import ROLES
 from portal.tenancy import lock_within_tenant, session
 from portal.times import utc_text
 

@@ -7,7 +7,6 @@ from flask_jwt_extended import set_access_cookies
 from pydantic import ValidationError
 
 from portal.auth.context import issue_token
-from portal.auth.permissions import ROLES, public, require_permission
 from portal.auth.views import login_budget
 from portal.errors import BadCredentials, Conflict, Gone, InvalidInput, http_status
 from portal.forms import field_errors
@@ -27,6 +26,7 @@ from portal.members.schemas import (
 )
 from portal.openapi import documented, page_of
 from portal.pagination import parse_limit
+from portal.permissions import ROLES, public, require_permission
 from portal.security import refuse_cross_site_post
 from portal.web import json_response, render_page, wants_fragment
 

@@ -2,11 +2,11 @@ from functools import cached_property
 
 from flask import Blueprint, request
 
-from portal.auth.permissions import require_permission
 from portal.errors import RiskUnavailable
 from portal.forms import valid_filters
 from portal.metrics import analytics, charts, queries, schemas, services
 from portal.openapi import documented
+from portal.permissions import require_permission
 from portal.web import json_response, render_page
 
 bp = Blueprint("metrics", __name__, url_prefix="/metrics")

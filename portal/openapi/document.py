@@ -13,8 +13,8 @@ from pydantic import BaseModel, Field
 from pydantic.json_schema import models_json_schema
 
 from portal import __version__
-from portal.auth.permissions import ROLE_PERMISSIONS
 from portal.openapi.registry import Operation, PaginationQuery
+from portal.permissions import ROLE_PERMISSIONS
 
 API_PREFIX = "/api/"
 EXTENSION = "portal_openapi"

@@ -1,15 +1,12 @@
 """The API's own description: the OpenAPI document for tools, a reference page for people."""
 
-from contextlib import suppress
-
-from flask import Blueprint, current_app, request
+from flask import Blueprint, current_app
 from markupsafe import Markup, escape
 
-from portal.auth.permissions import public
-from portal.errors import PortalError
 from portal.openapi.document import document
 from portal.openapi.reference import reference
 from portal.openapi.registry import documented
+from portal.permissions import public, public_keeping_sign_in
 from portal.web import json_response, render_page
 
 bp = Blueprint("openapi", __name__, url_prefix="/api")
@@ -26,9 +23,8 @@ def openapi_json():
 @bp.get("/docs")
 @documented(summary="This reference as a web page", responses={200: None},
             content_type="text/html", tags=("reference",))
-@public
+@public_keeping_sign_in
 def docs():
-    _sign_in_if_signed_in()
     return render_page("openapi/docs.html", ref=reference(document(current_app)))
 
 
@@ -42,12 +38,3 @@ def inline_code(text: str) -> Markup:
     return Markup("").join(code.format(part) if i % 2 else escape(part)
                            for i, part in enumerate(parts))
 
-
-def _sign_in_if_signed_in() -> None:
-    """The page is public, but a signed-in operator keeps the portal's navigation on it."""
-    from portal.auth.context import bind_request
-
-    if current_app.config["JWT_ACCESS_COOKIE_NAME"] not in request.cookies:
-        return
-    with suppress(PortalError):
-        bind_request()

@@ -1,8 +1,8 @@
 from flask import Blueprint, current_app, g
 
 from portal import __version__
-from portal.auth.permissions import public, require_permission
 from portal.openapi import documented
+from portal.permissions import public, require_permission
 from portal.system import services
 from portal.system.schemas import StatusOut
 from portal.web import json_response, render_page

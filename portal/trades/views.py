@@ -7,13 +7,13 @@ Both call the same queries and services; the pages render named blocks of one te
 from flask import Blueprint, flash, redirect, request, url_for
 from pydantic import ValidationError
 
-from portal.auth.permissions import require_permission
 from portal.errors import InvalidInput, NotPending, Unprocessable
 from portal.formats import money, price, quantity
 from portal.forms import field_errors
 from portal.idempotency import validate_key
 from portal.openapi import documented, page_of
 from portal.pagination import parse_limit
+from portal.permissions import require_permission
 from portal.trades import queries, services
 from portal.trades.schemas import (
     OrderRequest,

@@ -1,10 +1,18 @@
-"""Would a forgotten filter or a stray cross-tenant session get past review? These checks
-read the source so that a new blueprint cannot quietly step around the tenant-bound session."""
+"""Would a forgotten filter, a stray cross-tenant session or a domain module reaching for the
+web layer get past review? The import rules are import-linter contracts (pyproject.toml); the
+rest read the source, so that a new blueprint cannot quietly step around the tenant-bound
+session."""
 
+import os
 import re
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
-PORTAL = Path(__file__).resolve().parents[2] / "portal"
+ROOT = Path(__file__).resolve().parents[2]
+PORTAL = ROOT / "portal"
+LINT_IMPORTS = Path(sys.executable).with_name("lint-imports")
 DOMAIN_FILES = [
     path for path in PORTAL.glob("*/*.py")
     if path.name in {"views.py", "queries.py", "services.py", "schemas.py"}
@@ -67,3 +75,32 @@ def test_the_invitation_lookup_only_reads():
     source = (PORTAL / "members" / "invitation_lookup.py").read_text()
     for write in (".add(", ".delete(", ".merge(", "update(", "insert(", "delete(", ".flush("):
         assert write not in source, write
+
+
+def lint_imports(root: Path) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [str(LINT_IMPORTS), "--no-cache", "--no-logo"], cwd=root, capture_output=True,
+        text=True, timeout=120, env={**os.environ, "PYTHONPATH": str(root)}, check=False,
+    )
+
+
+def test_the_import_contracts_hold():
+    result = lint_imports(ROOT)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "2 kept, 0 broken" in result.stdout
+
+
+def test_a_domain_module_importing_the_web_layer_or_a_cycle_breaks_the_contracts(tmp_path):
+    shutil.copytree(PORTAL, tmp_path / "portal", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copy(ROOT / "pyproject.toml", tmp_path)
+    with (tmp_path / "portal" / "pagination.py").open("a") as source:
+        source.write("\nfrom portal.web import json_response  # noqa\n")
+    with (tmp_path / "portal" / "auth" / "queries.py").open("a") as source:
+        source.write("\nfrom portal.members import services  # noqa\n")
+
+    result = lint_imports(tmp_path)
+
+    assert result.returncode != 0
+    assert "The domain never imports the web layer BROKEN" in result.stdout
+    assert "portal.pagination is not allowed to import portal.web" in result.stdout
+    assert "No import cycles between portal's packages and modules BROKEN" in result.stdout

@@ -15,12 +15,16 @@ ROOT = Path(__file__).resolve().parents[2]
 RUNBOOK = (ROOT / "docs" / "runbook.md").read_text()
 
 
+GATES = (ROOT / "portal" / "auth" / "context.py", ROOT / "portal" / "apikeys" / "gate.py")
+
+
 def refusal_reasons() -> list[str]:
-    """The literal reasons passed to `_refuse` in the request gate (f-strings: their prefix)."""
-    tree = ast.parse((ROOT / "portal" / "auth" / "context.py").read_text())
+    """The literal reasons passed to `refuse` in the request gate, tokens and API keys
+    (f-strings: their prefix)."""
+    nodes = [node for gate in GATES for node in ast.walk(ast.parse(gate.read_text()))]
     reasons = []
-    for node in ast.walk(tree):
-        if (isinstance(node, ast.Call) and getattr(node.func, "id", None) == "_refuse"
+    for node in nodes:
+        if (isinstance(node, ast.Call) and getattr(node.func, "id", None) == "refuse"
                 and node.args):
             reason = node.args[0]
             if isinstance(reason, ast.Constant):

@@ -101,7 +101,7 @@ def test_a_crash_shows_no_stack_trace_or_sql(app, database):
     def boom_page():
         raise RuntimeError("SELECT secret FROM tenants -- Traceback")
 
-    from portal.auth.permissions import public
+    from portal.permissions import public
 
     public(boom)
     public(boom_page)

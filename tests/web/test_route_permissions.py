@@ -8,7 +8,7 @@ import uuid
 
 import pytest
 
-from portal.auth.permissions import ROLE_PERMISSIONS
+from portal.permissions import ROLE_PERMISSIONS
 
 SIGNED_IN = "signed in"
 PUBLIC = "public"

@@ -7,7 +7,7 @@ import pytest
 
 from portal import __version__, tenancy
 from portal.alerts.models import Alert
-from portal.auth.permissions import ROLE_PERMISSIONS
+from portal.permissions import ROLE_PERMISSIONS
 from portal.trades.models import Trade
 from tests.conftest import backend
 from tests.helpers import is_full_page

@@ -43,3 +43,10 @@ def public(view):
     """Marks a view that needs no token (login, token issue, health, metrics scrape)."""
     view.is_public = True
     return view
+
+
+def public_keeping_sign_in(view):
+    """A public page that a signed-in browser still sees signed in (with the portal's
+    navigation): the gate binds a good token when there is one, and ignores a bad one."""
+    view.keeps_sign_in = True
+    return public(view)
