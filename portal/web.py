@@ -54,17 +54,6 @@ ERROR_CODES = {
 }
 
 
-class ApiError(PortalError):
-    """An error that names its own status: the old way, kept until every package raises the
-    domain's errors (portal.errors) instead."""
-
-    def __init__(
-        self, status: int, message: str, code: str | None = None, field: str | None = None
-    ):
-        super().__init__(message, field=field, code=code or ERROR_CODES.get(status, "error"))
-        self.status = status
-
-
 def is_api_request() -> bool:
     return request.path.startswith("/api/") or request.path == "/api"
 
@@ -183,10 +172,6 @@ def register_errorhandlers(app: Flask) -> None:
     @app.errorhandler(PortalError)
     def _portal_error(exc: PortalError):
         return _error_response(http_status(exc), exc.message, exc.code, exc.field)
-
-    @app.errorhandler(ApiError)
-    def _api_error(exc: ApiError):
-        return _error_response(exc.status, exc.message, exc.code, exc.field)
 
     @app.errorhandler(Unavailable)
     def _unavailable(exc: Unavailable):

@@ -22,6 +22,9 @@ EXPECTED_STATUS = {
     errors.IdempotencyKeyReused: 422,
     errors.InsufficientPosition: 422,
     errors.NoPrice: 422,
+    errors.RiskUnavailable: 422,
+    errors.NoPositions: 422,
+    errors.InsufficientHistory: 422,
     errors.RateLimited: 429,
     errors.Unavailable: 503,
 }
