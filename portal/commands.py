@@ -169,7 +169,7 @@ def prune(idempotency_hours: int, batch_size: int) -> None:
     from portal.audit.services import prune as prune_audit
     from portal.auth.models import RevokedSession, Tenant
     from portal.db import utcnow
-    from portal.idempotency import IdempotencyRecord
+    from portal.idempotency.models import IdempotencyRecord
 
     now = utcnow()
     with tenancy.unscoped_session(admin=True) as db:

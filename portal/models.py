@@ -5,7 +5,7 @@ from portal.apikeys.models import ApiKey
 from portal.audit.models import AuditRecord
 from portal.auth.models import Membership, RevokedSession, Tenant, User
 from portal.db import Base
-from portal.idempotency import IdempotencyRecord
+from portal.idempotency.models import IdempotencyRecord
 from portal.market.models import Instrument, Price
 from portal.members.models import Invitation
 from portal.trades.models import Fill, Trade

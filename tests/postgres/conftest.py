@@ -23,7 +23,7 @@ from portal.apikeys.models import ApiKey
 from portal.audit.models import AuditRecord
 from portal.auth.models import RevokedSession, User
 from portal.db import make_engine
-from portal.idempotency import IdempotencyRecord
+from portal.idempotency.models import IdempotencyRecord
 from portal.members.models import Invitation, invitation_token_hash
 from portal.trades.models import Fill, Trade
 from tests import pg

@@ -108,7 +108,7 @@ def test_prune_drops_only_expired_revocations_and_old_idempotency_records(app, f
     from datetime import UTC, datetime, timedelta
 
     from portal.auth.models import RevokedSession
-    from portal.idempotency import IdempotencyRecord
+    from portal.idempotency.models import IdempotencyRecord
 
     tenant = fresh_tenant()
     now = datetime.now(UTC)

@@ -9,28 +9,14 @@ import hashlib
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Integer, String
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Mapped, mapped_column
 
-from portal.db import Base, TenantScoped, UTCDateTime, utcnow
 from portal.errors import IdempotencyKeyReused, InvalidInput
+from portal.idempotency.models import IdempotencyRecord
 
 MAX_KEY_LENGTH = 255
-
-
-class IdempotencyRecord(TenantScoped, Base):
-    __tablename__ = "idempotency_records"
-
-    scope: Mapped[str] = mapped_column(String(64), primary_key=True)
-    key: Mapped[str] = mapped_column(String(255), primary_key=True)
-    request_hash: Mapped[str] = mapped_column(String(64))
-    status_code: Mapped[int] = mapped_column(Integer)
-    response_body: Mapped[dict] = mapped_column(JSON)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 def request_fingerprint(payload) -> str:
