@@ -211,15 +211,8 @@ def tenant_session_scope(tenant_id: uuid.UUID, *, admin: bool = False) -> Iterat
     `admin=True` connects as the owner role (seeding on PostgreSQL); the tenant filter and
     the per-transaction tenant setting apply all the same.
     """
-    db = tenant_session(tenant_id, admin=admin)
-    try:
+    with _committed(tenant_session(tenant_id, admin=admin)) as db:
         yield db
-        db.commit()
-    except BaseException:
-        db.rollback()
-        raise
-    finally:
-        db.close()
 
 
 @contextmanager
@@ -240,6 +233,14 @@ def unscoped_session(*, admin: bool = False, user_id: uuid.UUID | None = None,
         db.info["api_key_hash"] = api_key_hash
     if invitation_token_hash is not None:
         db.info["invitation_token_hash"] = invitation_token_hash
+    with _committed(db):
+        yield db
+
+
+@contextmanager
+def _committed(db: Session) -> Iterator[Session]:
+    """`db` for one unit of work: committed if the block finishes, rolled back if it
+    raises, closed either way."""
     try:
         yield db
         db.commit()
