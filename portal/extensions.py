@@ -2,8 +2,8 @@
 
 from flask_limiter import Limiter
 
-from portal.auth.signing import RememberingJWTManager
 from portal.ratelimits import exempt_from_tenant_limit, request_key, tenant_plan_limit
+from portal.tokens import RememberingJWTManager
 
 jwt = RememberingJWTManager()
 limiter = Limiter(

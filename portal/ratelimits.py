@@ -36,14 +36,12 @@ def exempt_from_tenant_limit() -> bool:
     return g.get("tenant_id") is None or not request.path.startswith("/api/")
 
 
-def retry_after_seconds() -> int:
+def retry_after_seconds(limiter) -> int:
     """Seconds until the breached limit's window starts afresh: the 429's `Retry-After`.
 
     The limiter's own X-RateLimit headers are off (RATELIMIT_HEADERS_ENABLED): they cost two
     more storage round trips on every request to say what only a refused request needs.
     """
-    from portal.extensions import limiter
-
     breached = limiter.current_limit
     if breached is None:
         return 1

@@ -30,7 +30,9 @@ from werkzeug.exceptions import HTTPException
 
 from portal.db import database_unavailable
 from portal.errors import PortalError, RateLimited, Unavailable, http_status
+from portal.extensions import limiter
 from portal.forms import validation_message
+from portal.ratelimits import retry_after_seconds
 from portal.security import refuse_unusable_input, security_headers
 from portal.tenancy import TenantContextError, tenant_refused
 
@@ -187,10 +189,8 @@ def register_errorhandlers(app: Flask) -> None:
         status = exc.code or 500
         headers = {}
         if status == 429:
-            from portal.ratelimits import retry_after_seconds
-
             message = RateLimited.default_message
-            headers = {"Retry-After": str(retry_after_seconds())}
+            headers = {"Retry-After": str(retry_after_seconds(limiter))}
         elif status == 405:
             message = "Method not allowed."
             headers = dict(exc.get_response().headers)
