@@ -41,6 +41,12 @@ def setting(connection, name: str = "app.tenant_id") -> str | None:
 
 
 
+# An alert written by hand as the app role, for the tenant given: the writes RLS must refuse.
+INSERT_ALERT = text(
+    "INSERT INTO alerts (tenant_id, id, title, message, severity, source, tags, created_at)"
+    " VALUES (:tenant, gen_random_uuid(), :title, '', 'info', 'x', '[]', now())")
+
+
 @pytest.fixture(scope="module")
 def tables(superuser) -> list[str]:
     with superuser.connect() as connection:
@@ -222,12 +228,7 @@ def test_inserting_a_row_for_tenant_b_while_a_is_set_is_rejected(
 ):
     with pytest.raises(ProgrammingError) as refused, app_role_engine.begin() as connection:
         set_tenant(connection, walled_tenants["A"])
-        connection.execute(
-            text("INSERT INTO alerts (tenant_id, id, title, message, severity, source, tags,"
-                 " created_at) VALUES (:b, gen_random_uuid(), 'smuggled', '', 'info', 'x',"
-                 " '[]', now())"),
-            {"b": walled_tenants["B"]},
-        )
+        connection.execute(INSERT_ALERT, {"tenant": walled_tenants["B"], "title": "smuggled"})
     assert rejected_by_policy(refused.value)
 
 
@@ -275,12 +276,7 @@ def test_updating_or_deleting_tenant_b_rows_while_a_is_set_changes_nothing(
 
 def test_writing_a_row_with_no_tenant_set_is_rejected(app_role_engine, walled_tenants):
     with pytest.raises(ProgrammingError) as refused, app_role_engine.begin() as connection:
-        connection.execute(
-            text("INSERT INTO alerts (tenant_id, id, title, message, severity, source, tags,"
-                 " created_at) VALUES (:a, gen_random_uuid(), 'orphan', '', 'info', 'x',"
-                 " '[]', now())"),
-            {"a": walled_tenants["A"]},
-        )
+        connection.execute(INSERT_ALERT, {"tenant": walled_tenants["A"], "title": "orphan"})
     assert rejected_by_policy(refused.value)
 
 
