@@ -14,6 +14,7 @@ from datetime import datetime
 from sqlalchemy import Select, tuple_
 
 from portal.errors import InvalidCursor, InvalidInput
+from portal.tenancy import session
 from portal.times import as_utc
 
 DEFAULT_LIMIT = 50
@@ -68,8 +69,6 @@ def paginate(stmt: Select, model, limit: int, cursor: str | None, *, id_attr: st
         # A row-value comparison, so PostgreSQL starts the index range scan at the cursor
         # instead of filtering its way down from the newest row.
         stmt = stmt.where(tuple_(model.created_at, id_column) < tuple_(created_at, row_id))
-    from portal.tenancy import session
-
     stmt = stmt.order_by(model.created_at.desc(), id_column.desc()).limit(limit + 1)
     if len(stmt.column_descriptions) == 1:  # a select of the model: ORM objects
         rows = list(session.scalars(stmt))

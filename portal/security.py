@@ -5,7 +5,7 @@ another site made a browser send, and redirects only to this site."""
 from typing import Any
 from urllib.parse import urlsplit
 
-from flask import Flask, current_app, request
+from flask import current_app, request
 
 from portal.errors import Forbidden, InvalidInput
 
@@ -109,8 +109,3 @@ def local_path(target: str | None) -> str | None:
     if parts.scheme or parts.netloc:
         return None
     return target
-
-
-def init_app(app: Flask) -> None:
-    app.before_request(refuse_unusable_input)
-    app.after_request(security_headers)

@@ -8,6 +8,7 @@ from flask import g
 from sqlalchemy import select
 
 from portal.apikeys.models import ApiKey
+from portal.auth.models import User
 from portal.errors import NotFound
 from portal.pagination import Page, paginate
 from portal.tenancy import session, unscoped_session
@@ -68,8 +69,6 @@ def get_key(raw_id) -> ApiKey:
 
 
 def owner_emails(keys) -> dict[uuid.UUID, str]:
-    from portal.auth.models import User
-
     ids = {key.user_id for key in keys}
     if not ids:
         return {}

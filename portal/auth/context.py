@@ -27,7 +27,7 @@ from jwt.exceptions import PyJWTError
 
 from portal import tenancy
 from portal.auth.models import Membership, User
-from portal.auth.queries import token_standing
+from portal.auth.queries import active_memberships, token_standing
 from portal.errors import Forbidden, NotAuthenticated, PortalError
 from portal.permissions import permissions_for
 from portal.tenancy import tenant_refused
@@ -256,8 +256,6 @@ def init_app(app) -> None:
     @app.context_processor
     def _tenant_switcher() -> dict:
         def user_tenants():
-            from portal.auth.queries import active_memberships
-
             user = g.get("user")
             return active_memberships(user.id) if user else []
 
