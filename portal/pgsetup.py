@@ -57,12 +57,21 @@ def drop_tenant_isolation_ddl(connection: Connection, table: str) -> list[str]:
     ]
 
 
+def _read_one_row_ddl(connection: Connection, policy: str, table: str, column: str,
+                      setting: str) -> list[str]:
+    """A SELECT-only policy admitting the rows whose `column` the transaction's `setting`
+    names: the lookups made before any tenant is known."""
+    return [f"CREATE POLICY {policy} ON {_quote(connection, table)} FOR SELECT "
+            f"USING ({column} = {setting})"]
+
+
+def _drop_policy_ddl(connection: Connection, policy: str, table: str) -> list[str]:
+    return [f"DROP POLICY IF EXISTS {policy} ON {_quote(connection, table)}"]
+
+
 def membership_self_read_ddl(connection: Connection) -> list[str]:
-    quoted = _quote(connection, "memberships")
-    return [
-        f"CREATE POLICY {MEMBERSHIP_SELF_READ_POLICY} ON {quoted} FOR SELECT "
-        f"USING (user_id = {USER_SETTING})"
-    ]
+    return _read_one_row_ddl(connection, MEMBERSHIP_SELF_READ_POLICY, "memberships", "user_id",
+                             USER_SETTING)
 
 
 API_KEY_LOOKUP_POLICY = "api_key_lookup"
@@ -72,29 +81,21 @@ API_KEY_HASH_SETTING = "nullif(current_setting('app.api_key_hash', true), '')"
 def api_key_lookup_ddl(connection: Connection) -> list[str]:
     """The API-key gate reads the one key whose hash it names, before any tenant is known.
     SELECT only: creating or revoking a key still needs the tenant rule."""
-    quoted = _quote(connection, "api_keys")
-    return [
-        f"CREATE POLICY {API_KEY_LOOKUP_POLICY} ON {quoted} FOR SELECT "
-        f"USING (key_hash = {API_KEY_HASH_SETTING})"
-    ]
+    return _read_one_row_ddl(connection, API_KEY_LOOKUP_POLICY, "api_keys", "key_hash",
+                             API_KEY_HASH_SETTING)
 
 
 def drop_membership_self_read_ddl(connection: Connection) -> list[str]:
-    quoted = _quote(connection, "memberships")
-    return [f"DROP POLICY IF EXISTS {MEMBERSHIP_SELF_READ_POLICY} ON {quoted}"]
+    return _drop_policy_ddl(connection, MEMBERSHIP_SELF_READ_POLICY, "memberships")
 
 
 def invitation_token_read_ddl(connection: Connection) -> list[str]:
-    quoted = _quote(connection, "invitations")
-    return [
-        f"CREATE POLICY {INVITATION_TOKEN_READ_POLICY} ON {quoted} FOR SELECT "
-        f"USING (token_hash = {INVITATION_TOKEN_SETTING})"
-    ]
+    return _read_one_row_ddl(connection, INVITATION_TOKEN_READ_POLICY, "invitations",
+                             "token_hash", INVITATION_TOKEN_SETTING)
 
 
 def drop_invitation_token_read_ddl(connection: Connection) -> list[str]:
-    quoted = _quote(connection, "invitations")
-    return [f"DROP POLICY IF EXISTS {INVITATION_TOKEN_READ_POLICY} ON {quoted}"]
+    return _drop_policy_ddl(connection, INVITATION_TOKEN_READ_POLICY, "invitations")
 
 
 def tenant_tables(connection: Connection) -> list[str]:

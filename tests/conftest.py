@@ -90,14 +90,20 @@ def prepare_database(app) -> None:
 
 @pytest.fixture(scope="session")
 def database(tmp_path_factory) -> dict:
-    return make_database_settings(tmp_path_factory)
+    """A migrated, seeded database's settings, so that every app a test builds on it (with
+    settings of its own) finds the schema, even when that test runs alone."""
+    settings = make_database_settings(tmp_path_factory)
+    preparer = build_app(settings)
+    prepare_database(preparer)
+    with preparer.app_context():
+        tenancy.get_engine().dispose()
+        tenancy.get_engine(admin=True).dispose()
+    return settings
 
 
 @pytest.fixture(scope="session")
 def app(database):
-    app = build_app(database)
-    prepare_database(app)
-    return app
+    return build_app(database)
 
 
 @pytest.fixture
