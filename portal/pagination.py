@@ -10,7 +10,9 @@ import json
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Generic, TypeVar
 
+from pydantic import BaseModel
 from sqlalchemy import Select, tuple_
 
 from portal.errors import InvalidCursor, InvalidInput
@@ -25,6 +27,22 @@ MAX_LIMIT = 200
 class Page:
     items: list
     next_cursor: str | None
+
+
+Item = TypeVar("Item", bound=BaseModel)
+
+
+class PageOut(BaseModel, Generic[Item]):
+    """A page as JSON: `PageOut[AlertOut].of(page)` gives each item's `AlertOut.of(row)`,
+    newest first, and the cursor of the next page."""
+
+    items: list[Item]
+    next_cursor: str | None
+
+    @classmethod
+    def of(cls, page: Page) -> "PageOut":
+        item = cls.__pydantic_generic_metadata__["args"][0]
+        return cls(items=[item.of(row) for row in page.items], next_cursor=page.next_cursor)
 
 
 def parse_limit(raw: str | None) -> int:

@@ -15,7 +15,7 @@ from pydantic import (
 from werkzeug.datastructures import MultiDict
 
 from portal.alerts.models import Alert
-from portal.pagination import Page
+from portal.pagination import PageOut
 from portal.times import TimeRange, UtcText
 
 Severity = Literal["info", "warning", "error", "critical"]
@@ -163,11 +163,4 @@ def stored_answer(alert: Alert) -> dict:
     return AlertOut.of(alert).model_dump(mode="json")
 
 
-class AlertPageOut(BaseModel):
-    items: list[AlertOut]
-    next_cursor: str | None
-
-    @classmethod
-    def of(cls, page: Page) -> "AlertPageOut":
-        return cls(items=[AlertOut.of(alert) for alert in page.items],
-                   next_cursor=page.next_cursor)
+AlertPageOut = PageOut[AlertOut]

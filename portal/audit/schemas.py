@@ -5,6 +5,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from portal.pagination import PageOut
 from portal.times import TimeRange, UtcText
 
 
@@ -35,6 +36,10 @@ class AuditRecordOut(BaseModel):
     request_id: str
     details: dict[str, Any]
 
+    @classmethod
+    def of(cls, record) -> "AuditRecordOut":
+        return cls.model_validate(record)
+
     @field_validator("details", mode="before")
     @classmethod
     def _without_tenant(cls, details: dict | None) -> dict:
@@ -42,11 +47,4 @@ class AuditRecordOut(BaseModel):
         return {k: v for k, v in (details or {}).items() if k != "tenant_id"}
 
 
-class AuditPageOut(BaseModel):
-    items: list[AuditRecordOut]
-    next_cursor: str | None
-
-    @classmethod
-    def of(cls, page) -> "AuditPageOut":
-        return cls(items=[AuditRecordOut.model_validate(row) for row in page.items],
-                   next_cursor=page.next_cursor)
+AuditPageOut = PageOut[AuditRecordOut]

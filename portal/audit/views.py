@@ -1,9 +1,9 @@
 from flask import Blueprint, request
 
 from portal.audit import queries
-from portal.audit.schemas import AuditFilter, AuditPageOut
+from portal.audit.schemas import AuditFilter, AuditPageOut, AuditRecordOut
 from portal.forms import valid_filters
-from portal.openapi import documented
+from portal.openapi import documented, page_of
 from portal.pagination import parse_limit
 from portal.permissions import require_permission
 from portal.web import json_response, render_page
@@ -19,7 +19,7 @@ def _requested_page(filters: AuditFilter):
 
 @api.get("")
 @documented(summary="The organisation's audit log, newest first", query=AuditFilter,
-            paginated=True, responses={200: AuditPageOut})
+            paginated=True, responses={200: page_of(AuditRecordOut)})
 @require_permission("view_audit_logs")
 def list_records():
     return json_response(AuditPageOut.of(_requested_page(AuditFilter.from_args(request.args))))

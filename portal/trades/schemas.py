@@ -19,7 +19,7 @@ from pydantic import (
 
 from portal.db import decimal_string, plain_decimal
 from portal.market.schemas import Symbol
-from portal.pagination import Page
+from portal.pagination import PageOut
 from portal.times import TimeRange, UtcText
 
 # Money columns hold 28 digits, 10 after the point: input is capped so storage stays exact.
@@ -141,11 +141,4 @@ def stored_answer(trade) -> dict:
     return TradeOut.of(trade).model_dump(mode="json")
 
 
-class TradePageOut(BaseModel):
-    items: list[TradeOut]
-    next_cursor: str | None
-
-    @classmethod
-    def of(cls, page: Page) -> "TradePageOut":
-        return cls.model_validate({"items": page.items, "next_cursor": page.next_cursor},
-                                  from_attributes=True)
+TradePageOut = PageOut[TradeOut]
