@@ -138,19 +138,25 @@ def test_a_tenants_figures_are_the_same_whichever_worker_answers(
             statuses = list(pool.map(lambda t: live.http_get(f"{base}/api/status", t)[0], work))
         assert statuses == [200] * len(work)
 
-        # Six reads at once: each sees at least the 40, at most the reads answered before it.
-        with ThreadPoolExecutor(max_workers=6) as pool:
-            reads = list(pool.map(lambda _: live.http_json(f"{base}{SYSTEM}", acme)[1],
-                                  range(6)))
+        # Six reads at once, again until two workers have answered (a worker can be quick
+        # enough to take all six): each sees at least the 40, at most the reads answered
+        # before it.
+        reads: list[dict] = []
+        while len({read["process"]["pid"] for read in reads}) < 2 and len(reads) < 60:
+            with ThreadPoolExecutor(max_workers=6) as pool:
+                reads += pool.map(lambda _: live.http_json(f"{base}{SYSTEM}", acme)[1],
+                                  range(6))
         assert len({read["process"]["pid"] for read in reads}) >= 2  # several workers answered
         for read in reads:
-            assert 40 <= read["requests"]["count"] <= 45
+            assert 40 <= read["requests"]["count"] <= 40 + len(reads) - 1
             assert read["requests"]["client_errors"] == read["requests"]["server_errors"] == 0
 
         # Then one at a time: exact, each read counted once it was answered.
-        for answered in range(46, 52):
+        answered = 40 + len(reads)
+        for _ in range(6):
             assert live.http_json(f"{base}{SYSTEM}", acme)[1]["requests"]["count"] == answered
+            answered += 1
         status_page = live.http_get(f"{base}/status", acme)[1]
-        assert status_count(status_page) == 52
+        assert status_count(status_page) == answered
         # And the other tenant sees its own figures, never acme's.
         assert live.http_json(f"{base}{SYSTEM}", globex)[1]["requests"]["count"] == 9
