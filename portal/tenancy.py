@@ -26,6 +26,7 @@ from sqlalchemy import delete, event, select, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker, with_loader_criteria
+from sqlalchemy.pool import Pool
 from werkzeug.local import LocalProxy
 
 from portal.db import TenantScoped
@@ -167,6 +168,16 @@ def _send_before_commit(connection) -> None:
     _close_open_pipeline(connection)
 
 
+@event.listens_for(Pool, "reset")
+def _send_before_pool_reset(_dbapi_connection, record, _reset_state) -> None:
+    # The last guard: a connection never goes back to the pool in pipeline mode, whatever
+    # path returned it (the pool's own rollback does not pass through the Engine events).
+    pipeline = record.info.pop(_OPEN_PIPELINE, None)
+    if pipeline is not None:
+        with suppress(psycopg.Error):
+            pipeline.__exit__(None, None, None)
+
+
 @event.listens_for(Engine, "rollback")
 def _send_before_rollback(connection) -> None:
     # A transaction that ran no statement; the rollback that follows settles the rest.
@@ -272,19 +283,22 @@ def init_app(app) -> None:
     @app.teardown_appcontext
     def _close_request_session(_exc) -> None:
         db = g.pop("db", None)
-        if db is None:
-            return
-        try:
-            db.close()
-        except DBAPIError:
-            # The database went away mid-request: the answer (a 503) is already chosen, and
-            # the rollback on close cannot reach the server. Drop the connection from the pool
-            # rather than let the teardown turn that answer into a 500.
-            logging.getLogger("portal.db").warning(
-                "request session closed on a lost database connection; connection discarded"
-            )
-            with suppress(DBAPIError):
-                db.invalidate()
+        if db is not None:
+            close_session(db)
+
+
+def close_session(db: Session) -> None:
+    """Close `db` without raising. When the database went away mid-request, the answer (a
+    503) is already chosen and the rollback on close cannot reach the server: the connection
+    is dropped from the pool rather than the close turning that answer into a 500."""
+    try:
+        db.close()
+    except DBAPIError:
+        logging.getLogger("portal.db").warning(
+            "request session closed on a lost database connection; connection discarded"
+        )
+        with suppress(DBAPIError):
+            db.invalidate()
 
 
 def get_engine(admin: bool = False):

@@ -5,6 +5,7 @@ auth package (which imports the extensions): import-linter keeps the packages ac
 """
 
 import math
+import threading
 import time
 from functools import lru_cache
 
@@ -44,6 +45,7 @@ class RememberingJWTManager(JWTManager):
 
     def __init__(self, app=None, add_context_processor: bool = False) -> None:
         self._verified: dict[tuple, dict] = {}
+        self._lock = threading.Lock()  # for workers that serve requests in threads
         super().__init__(app, add_context_processor)
         # After verifying, flask-jwt-extended parses the token's header once more; that
         # parse depends on the token string alone, so it is remembered the same way.
@@ -54,18 +56,20 @@ class RememberingJWTManager(JWTManager):
         settings = current_app.config
         remembered_as = (encoded_token, csrf_value, settings["JWT_SECRET_KEY"],
                          tuple(settings.get("JWT_PREVIOUS_KEYS", ())))
-        claims = self._verified.get(remembered_as)
-        if claims is not None and claims["exp"] <= time.time() - jwt_settings.leeway:
-            # Expired since: forget it, and let the full check below refuse it the usual way.
-            del self._verified[remembered_as]
-            claims = None
+        with self._lock:
+            claims = self._verified.get(remembered_as)
+            if claims is not None and claims["exp"] <= time.time() - jwt_settings.leeway:
+                # Expired since: forget it, and let the full check below refuse it.
+                del self._verified[remembered_as]
+                claims = None
         if claims is None:
             claims = super()._decode_jwt_from_config(encoded_token, csrf_value, allow_expired)
             if allow_expired or not _plain_time(claims.get("exp")):
                 # Never remember what skipped the expiry check, nor a token whose expiry
                 # could not be checked again (the token check refuses those anyway).
                 return claims
-            if len(self._verified) >= self.MAX_REMEMBERED:
-                del self._verified[next(iter(self._verified))]  # the oldest
-            self._verified[remembered_as] = claims
+            with self._lock:
+                if len(self._verified) >= self.MAX_REMEMBERED:
+                    del self._verified[next(iter(self._verified))]  # the oldest
+                self._verified[remembered_as] = claims
         return dict(claims)

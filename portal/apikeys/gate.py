@@ -7,9 +7,14 @@ here, not in auth, because keys build on auth's users and roles: auth never impo
 
 from flask import Flask, g, request
 
-from portal import tenancy
 from portal.apikeys import services as apikeys
-from portal.auth.context import active_membership, bind_membership, gate_applies, refuse
+from portal.auth.context import (
+    active_membership,
+    bind_membership,
+    checked_session,
+    gate_applies,
+    refuse,
+)
 from portal.web import is_api_request
 
 
@@ -31,10 +36,9 @@ def bind_api_key(raw_key: str) -> None:
     key = apikeys.usable_key(raw_key)
     if key is None:
         refuse("invalid token: unknown, revoked or expired API key")
-    db = tenancy.tenant_session(key.tenant_id)
-    g.db = db
-    membership = active_membership(db, key.user_id)
-    apikeys.note_use(db, key, membership.user)
+    with checked_session(key.tenant_id) as db:
+        membership = active_membership(db, key.user_id)
+        apikeys.note_use(db, key, membership.user)
     bind_membership(membership, apikeys.lower_role(key.role, membership.role))
     g.api_key_id = key.id
 

@@ -11,6 +11,8 @@ import math
 import re
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 
 from flask import current_app, g, redirect, request, url_for
@@ -112,6 +114,20 @@ def _issued_after(iat, valid_after: datetime | None) -> bool:
         return False
 
 
+@contextmanager
+def checked_session(tenant_id: uuid.UUID) -> Iterator[tenancy.TenantSession]:
+    """The tenant session a gate checks a sign-in with. It becomes the request's session
+    (`g.db`) only once the check passes; a refusal closes it, so nothing the request runs
+    afterwards (an error page, a page that keeps the navigation) can reach that tenant."""
+    db = tenancy.tenant_session(tenant_id)
+    try:
+        yield db
+    except BaseException:
+        tenancy.close_session(db)
+        raise
+    g.db = db
+
+
 def bind_request() -> None:
     try:
         verify_jwt_in_request()
@@ -136,15 +152,14 @@ def bind_request() -> None:
             or not _SESSION_ID.fullmatch(session_id)):
         refuse("token without tenant, subject or session")
 
-    db = tenancy.tenant_session(tenant_id)
-    g.db = db
     # One statement checks tenant, user, membership and the sign-in (after the tenant setting
     # that starts the transaction on PostgreSQL); the view then carries on in the same
     # transaction, so a request sets its tenant once.
-    membership = active_membership(db, user_id, session_id)
+    with checked_session(tenant_id) as db:
+        membership = active_membership(db, user_id, session_id)
+        if not _issued_after(claims.get("iat"), membership.sessions_valid_after):
+            refuse("session ended by a change to the membership")
     user = membership.user
-    if not _issued_after(claims.get("iat"), membership.sessions_valid_after):
-        refuse("session ended by a change to the membership")
 
     bind_membership(membership, membership.role)
     g.jwt_claims = claims

@@ -54,8 +54,11 @@ class TokenStanding:
 def _token_standing_statement(with_session: bool):
     """Built once per process (SQLAlchemy spends more building a statement than running a
     cached one); the request's values travel as bound parameters."""
+    # Named with its tenant too, like the membership below: the statement does not lean on
+    # the session's filter alone.
     revoked = select(RevokedSession.session_id).where(
-        RevokedSession.session_id == bindparam("session_id")
+        RevokedSession.tenant_id == Tenant.id,
+        RevokedSession.session_id == bindparam("session_id"),
     ).exists() if with_session else literal(False)
     return (
         select(Tenant, User, Membership, revoked)

@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import jwt as pyjwt
 import pytest
+from flask import g
 from sqlalchemy import select
 
 from portal import tenancy
@@ -609,3 +610,23 @@ def test_options_on_a_protected_api_route_answers_allow_without_data(app, client
         assert response.status_code == 200
         assert "GET" in response.headers["Allow"] and "POST" in response.headers["Allow"]
         assert response.data == b""
+
+
+@pytest.mark.parametrize("path", ["/no-such-page", "/api/docs"])
+def test_a_refused_sign_in_leaves_no_session_of_its_tenant_behind(database, tenant_b, path):
+    """A page that keeps a signed-in browser's navigation (404, the API reference) still
+    answers when the cookie's token is refused; nothing it renders may reach that tenant."""
+    app = build_app(database)
+    seen = []
+
+    @app.after_request
+    def _what_the_page_could_reach(response):
+        seen.append({name for name in ("db", "user", "tenant_id") if name in g})
+        return response
+
+    token = forge(app, tenant_b.id, email="trader@acme.test")  # no membership in globex
+    browser = app.test_client()
+    browser.set_cookie(app.config["JWT_ACCESS_COOKIE_NAME"], token)
+    page = browser.get(path)
+    assert page.status_code == (404 if path == "/no-such-page" else 200)
+    assert seen == [set()]
