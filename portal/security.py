@@ -5,7 +5,7 @@ another site made a browser send, and redirects only to this site."""
 from typing import Any
 from urllib.parse import urlsplit
 
-from flask import current_app, request
+from flask import request
 
 from portal.errors import Forbidden, InvalidInput
 
@@ -13,31 +13,34 @@ MAX_JSON_DEPTH = 32
 CROSS_SITE_REFUSED = "Cross-site sign-in refused; sign in from this site's own page."
 
 
-def security_headers(response):
-    htmx_url = current_app.config["HTMX_URL"]
-    integrity = current_app.config["HTMX_INTEGRITY"]
+def security_headers(config) -> dict[str, str]:
+    """The browser's security headers for every response of an app with these settings:
+    worked out once at start-up, not on every response."""
+    htmx_url = config["HTMX_URL"]
+    integrity = config["HTMX_INTEGRITY"]
     # A local copy (PORTAL_HTMX_SOURCE=local) is a path on this site: 'self' admits it.
     script_src = "'self'" if htmx_url.startswith("/") else f"'self' {htmx_url}"
     if integrity:
         script_src += f" '{integrity}'"
-    response.headers.setdefault(
-        "Content-Security-Policy",
-        "default-src 'self'; "
-        f"script-src {script_src}; "
-        # Styles only from portal.css: no template writes a style attribute or element
-        # (htmx's own indicator styles are turned off in base.html).
-        "style-src 'self'; "
-        "img-src 'self' data:; "
-        "connect-src 'self'; "
-        "frame-ancestors 'none'; base-uri 'self'; form-action 'self'",
-    )
-    response.headers.setdefault("X-Content-Type-Options", "nosniff")
-    response.headers.setdefault("X-Frame-Options", "DENY")
-    response.headers.setdefault("Referrer-Policy", "same-origin")
-    if current_app.config["JWT_COOKIE_SECURE"]:
+    headers = {
+        "Content-Security-Policy": (
+            "default-src 'self'; "
+            f"script-src {script_src}; "
+            # Styles only from portal.css: no template writes a style attribute or element
+            # (htmx's own indicator styles are turned off in base.html).
+            "style-src 'self'; "
+            "img-src 'self' data:; "
+            "connect-src 'self'; "
+            "frame-ancestors 'none'; base-uri 'self'; form-action 'self'"
+        ),
+        "X-Content-Type-Options": "nosniff",
+        "X-Frame-Options": "DENY",
+        "Referrer-Policy": "same-origin",
+    }
+    if config["JWT_COOKIE_SECURE"]:
         # Served over HTTPS (secure cookies): browsers should never try plain HTTP again.
-        response.headers.setdefault("Strict-Transport-Security", "max-age=31536000")
-    return response
+        headers["Strict-Transport-Security"] = "max-age=31536000"
+    return headers
 
 
 def _json_problem(body: Any) -> tuple[str, str] | None:

@@ -232,6 +232,7 @@ def init_app(app: Flask) -> None:
     from portal import formats
 
     formats.register(app)
+    always = security_headers(app.config)
 
     @app.before_request
     def _start_request() -> None:
@@ -243,7 +244,8 @@ def init_app(app: Flask) -> None:
     @app.after_request
     def _finish_request(response):
         response.headers["X-Request-ID"] = g.get("request_id", "")
-        security_headers(response)
+        for name, value in always.items():
+            response.headers.setdefault(name, value)
         elapsed = time.perf_counter() - g.get("started_at", time.perf_counter())
         g.request_seconds = elapsed
         route = request.url_rule.rule if request.url_rule else "<unmatched>"
