@@ -29,7 +29,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import HTTPException
 
 from portal.db import database_unavailable
-from portal.errors import PortalError, RateLimited, Unavailable, http_status
+from portal.errors import InvalidInput, PortalError, RateLimited, Unavailable, http_status
 from portal.extensions import limiter
 from portal.forms import validation_message
 from portal.ratelimits import retry_after_seconds
@@ -99,6 +99,14 @@ class OrjsonProvider(DefaultJSONProvider):
         body = orjson.dumps(self._prepare_response_obj(args, kwargs), default=self.default,
                             option=self.OPTIONS)
         return self._app.response_class(body, mimetype=self.mimetype)
+
+
+def json_body(fields: str) -> dict:
+    """The request's JSON object, else a 400 naming what to send (`fields`)."""
+    payload = request.get_json(silent=True)
+    if not isinstance(payload, dict):
+        raise InvalidInput(f"body: send a JSON object with {fields}", field="body")
+    return payload
 
 
 def json_response(payload: Any, status: int = 200, headers: dict | None = None):

@@ -22,7 +22,7 @@ from portal.openapi import documented, page_of
 from portal.pagination import encode_cursor, parse_limit
 from portal.permissions import require_permission
 from portal.security import local_path
-from portal.web import json_response, render_page, wants_fragment
+from portal.web import json_body, json_response, render_page, wants_fragment
 
 bp = Blueprint("alerts", __name__, url_prefix="/alerts")
 api = Blueprint("alerts_api", __name__, url_prefix="/api/alerts")
@@ -47,11 +47,8 @@ def list_alerts():
             responses={201: AlertOut})
 @require_permission("create_alerts")
 def create_alert():
-    payload = request.get_json(silent=True)
-    if not isinstance(payload, dict):
-        raise InvalidInput("body: send a JSON object with title, severity, message, source "
-                           "and tags", field="body")
-    data = AlertCreate.model_validate(payload)
+    data = AlertCreate.model_validate(
+        json_body("title, severity, message, source and tags"))
     key = validate_key(request.headers.get("Idempotency-Key"))
     outcome = services.create_alert_once(data, key)
     location = url_for("alerts_api.get_alert", alert_id=outcome.body["id"])

@@ -16,12 +16,12 @@ from portal.apikeys.schemas import (
     created_key_json,
     key_json,
 )
-from portal.errors import Forbidden, InvalidInput
+from portal.errors import Forbidden
 from portal.forms import field_errors
 from portal.openapi import documented, page_of
 from portal.pagination import parse_limit
 from portal.permissions import ROLES, require_permission
-from portal.web import json_response, render_page, wants_fragment
+from portal.web import json_body, json_response, render_page, wants_fragment
 
 bp = Blueprint("apikeys", __name__, url_prefix="/settings/api-keys")
 api = Blueprint("apikeys_api", __name__, url_prefix="/api/keys")
@@ -46,10 +46,7 @@ def list_keys():
             body=ApiKeyCreate, responses={201: ApiKeyCreatedOut})
 @require_permission("manage_api_keys")
 def create_key():
-    payload = request.get_json(silent=True)
-    if not isinstance(payload, dict):
-        raise InvalidInput("body: send a JSON object with name, and optionally role and "
-                           "expires_in_days", field="body")
+    payload = json_body("name, and optionally role and expires_in_days")
     created = services.create_key(ApiKeyCreate.model_validate(payload))
     # The one answer that carries the secret: no cache, proxy or history may keep it.
     return json_response(created_key_json(created.key, created.secret), 201,

@@ -8,7 +8,7 @@ from pydantic import ValidationError
 
 from portal.auth.context import issue_token
 from portal.auth.views import login_budget
-from portal.errors import BadCredentials, Conflict, Gone, InvalidInput, http_status
+from portal.errors import BadCredentials, Conflict, Gone, http_status
 from portal.forms import field_errors
 from portal.members import queries, services
 from portal.members.invitation_lookup import open_invitation
@@ -28,18 +28,11 @@ from portal.openapi import documented, page_of
 from portal.pagination import parse_limit
 from portal.permissions import ROLES, public, require_permission
 from portal.security import refuse_cross_site_post
-from portal.web import json_response, render_page, wants_fragment
+from portal.web import json_body, json_response, render_page, wants_fragment
 
 bp = Blueprint("members", __name__)
 api = Blueprint("members_api", __name__, url_prefix="/api")
 TAGS = ("members",)
-
-
-def _json_body(fields: str) -> dict:
-    payload = request.get_json(silent=True)
-    if not isinstance(payload, dict):
-        raise InvalidInput(f"body: send a JSON object with {fields}", field="body")
-    return payload
 
 
 def _invite_url(token: str) -> str:
@@ -63,7 +56,7 @@ def list_members():
             body=RoleChange, responses={200: MemberOut}, errors=(409,), tags=TAGS)
 @require_permission("manage_users")
 def change_role(user_id):
-    data = RoleChange.model_validate(_json_body("role"))
+    data = RoleChange.model_validate(json_body("role"))
     return json_response(member_json(services.change_role(user_id, data.role)))
 
 
@@ -81,7 +74,7 @@ def remove_member(user_id):
             body=InvitationCreate, responses={201: InvitationCreated}, errors=(409,), tags=TAGS)
 @require_permission("manage_users")
 def create_invitation():
-    data = InvitationCreate.model_validate(_json_body("email and role"))
+    data = InvitationCreate.model_validate(json_body("email and role"))
     invitation, token = services.invite(data)
     body = InvitationCreated(id=invitation.id, email=invitation.email, role=invitation.role,
                              expires_at=invitation.expires_at, invite_url=_invite_url(token))

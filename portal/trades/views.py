@@ -22,7 +22,7 @@ from portal.trades.schemas import (
     TradeOut,
     TradePageOut,
 )
-from portal.web import json_response, render_page, wants_fragment
+from portal.web import json_body, json_response, render_page, wants_fragment
 
 bp = Blueprint("trades", __name__, url_prefix="/trades")
 api = Blueprint("trades_api", __name__, url_prefix="/api/trades")
@@ -74,10 +74,7 @@ def get_trade(trade_id):
             idempotent=True, responses={201: TradeOut})
 @require_permission("execute_trades")
 def place_order():
-    payload = request.get_json(silent=True)
-    if not isinstance(payload, dict):
-        raise InvalidInput("body: send a JSON object with symbol, side, quantity, order_type",
-                           field="body")
+    payload = json_body("symbol, side, quantity, order_type")
     key = validate_key(request.headers.get("Idempotency-Key"))
     placement = services.place_order(OrderRequest.model_validate(payload), key)
     headers = {"Location": url_for("trades_api.get_trade", trade_id=placement.body["id"])}
