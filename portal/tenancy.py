@@ -358,16 +358,18 @@ def _request_session() -> TenantSession:
 session: TenantSession = LocalProxy(_request_session)  # type: ignore[assignment]
 
 
-def get_or_404(model, raw_id):
+def get_or_404(model, raw_id, *, stmt=None, id_attr: str = "id"):
     """The current tenant's row with this public id, else the one NotFound every miss gets.
 
-    A malformed id, an unknown id and another tenant's id are indistinguishable.
+    A malformed id, an unknown id and another tenant's id are indistinguishable. `stmt`
+    narrows further (rows this member may see); `id_attr` names the public id column.
     """
     try:
         row_id = uuid.UUID(str(raw_id))
     except ValueError:
         raise NotFound()
-    row = session.scalar(select(model).where(model.id == row_id))
+    stmt = select(model) if stmt is None else stmt
+    row = session.scalar(stmt.where(getattr(model, id_attr) == row_id))
     if row is None:
         raise NotFound()
     return row

@@ -9,9 +9,8 @@ from sqlalchemy import select
 
 from portal.apikeys.models import ApiKey
 from portal.auth.models import User
-from portal.errors import NotFound
 from portal.pagination import Page, paginate
-from portal.tenancy import session, unscoped_session
+from portal.tenancy import get_or_404, session, unscoped_session
 
 
 @dataclass(frozen=True)
@@ -58,14 +57,7 @@ def list_keys(limit: int, cursor: str | None) -> Page:
 def get_key(raw_id) -> ApiKey:
     """A key this member may see, else the 404 every other id gets (another organisation's,
     another member's for a non-admin, malformed, unknown)."""
-    try:
-        key_id = uuid.UUID(str(raw_id))
-    except ValueError:
-        raise NotFound()
-    key = session.scalar(_visible().where(ApiKey.id == key_id))
-    if key is None:
-        raise NotFound()
-    return key
+    return get_or_404(ApiKey, raw_id, stmt=_visible())
 
 
 def owner_emails(keys) -> dict[uuid.UUID, str]:

@@ -1,12 +1,10 @@
 """Reads of the signed-in organisation's members and invitations."""
 
-import uuid
 
 from sqlalchemy import func, select
 
 from portal.auth.models import Membership, User
 from portal.db import utcnow
-from portal.errors import NotFound
 from portal.members.models import Invitation
 from portal.pagination import Page, paginate
 from portal.tenancy import get_or_404, session
@@ -20,18 +18,9 @@ def members_page(limit: int, cursor: str | None) -> Page:
 def get_member(raw_user_id) -> Membership:
     """This organisation's membership of that user, else the 404 every miss gets: a user
     who belongs only to other organisations is as unknown here as a random id."""
-    try:
-        user_id = uuid.UUID(str(raw_user_id))
-    except ValueError:
-        raise NotFound()
-    membership = session.scalar(
-        select(Membership).where(Membership.user_id == user_id)
-        # Fresh from the database: the request's own membership is already in the session.
-        .execution_options(populate_existing=True)
-    )
-    if membership is None:
-        raise NotFound()
-    return membership
+    # Fresh from the database: the request's own membership is already in the session.
+    fresh = select(Membership).execution_options(populate_existing=True)
+    return get_or_404(Membership, raw_user_id, stmt=fresh, id_attr="user_id")
 
 
 def admin_count() -> int:
