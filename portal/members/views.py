@@ -101,29 +101,31 @@ def revoke_invitation(invitation_id):
 
 # The admin page and its fragments.
 
-def _page_context(**extra) -> dict:
+def _page_context(block: str, **extra) -> dict:
+    """What the page shows; for an htmx swap of one block, only what that block shows (the
+    invite form's answer reads neither list, and the pending list fetches itself)."""
     args = request.args
-    return {
-        "page": queries.members_page(parse_limit(args.get("limit")), args.get("cursor") or None),
-        "invitations": queries.pending_invitations_page(parse_limit(None), None),
-        "roles": ROLES,
-        "cursor": args.get("cursor") or None,
-        "form": {},
-        "errors": {},
-        **extra,
-    }
+    whole = not wants_fragment()
+    context = {"roles": ROLES, "cursor": args.get("cursor") or None, "form": {}, "errors": {},
+               **extra}
+    if whole or block == "members":
+        context["page"] = queries.members_page(parse_limit(args.get("limit")),
+                                               args.get("cursor") or None)
+    if whole or block == "invitations":
+        context["invitations"] = queries.pending_invitations_page(parse_limit(None), None)
+    return context
 
 
 @bp.get("/admin/members")
 @require_permission("manage_users")
 def index():
-    return render_page("members/index.html", "members", **_page_context())
+    return render_page("members/index.html", "members", **_page_context("members"))
 
 
 @bp.get("/admin/members/invitations")
 @require_permission("manage_users")
 def pending():
-    return render_page("members/index.html", "invitations", **_page_context())
+    return render_page("members/index.html", "invitations", **_page_context("invitations"))
 
 
 def _member_row(membership, status: int = 200, error: str | None = None):
@@ -180,12 +182,13 @@ def invite_form():
         invitation, token = services.invite(InvitationCreate.from_form(request.form))
     except ValidationError as exc:
         return render_page("members/index.html", "invite", status=422,
-                           **_page_context(form=request.form, errors=field_errors(exc)))
+                           **_page_context("invite", form=request.form, errors=field_errors(exc)))
     except Conflict as exc:
+        errors = {"email": exc.message}
         return render_page("members/index.html", "invite", status=409,
-                           **_page_context(form=request.form, errors={"email": exc.message}))
-    response = render_page("members/index.html", "invite",
-                           **_page_context(created=invitation, invite_url=_invite_url(token)))
+                           **_page_context("invite", form=request.form, errors=errors))
+    response = render_page("members/index.html", "invite", **_page_context(
+        "invite", created=invitation, invite_url=_invite_url(token)))
     # The pending list (its own block) fetches itself again.
     response.headers["HX-Trigger"] = "invitations-changed"
     return response
@@ -199,11 +202,11 @@ def revoke_form(invitation_id):
     except Conflict as exc:
         if wants_fragment():
             return render_page("members/index.html", "invitations", status=409,
-                               **_page_context(invitation_error=exc.message))
+                               **_page_context("invitations", invitation_error=exc.message))
         flash(exc.message, "error")
         return redirect(url_for("members.index"), code=303)
     if wants_fragment():
-        return render_page("members/index.html", "invitations", **_page_context())
+        return render_page("members/index.html", "invitations", **_page_context("invitations"))
     flash(f"The invitation for {invitation.email} has been revoked.", "success")
     return redirect(url_for("members.index"), code=303)
 
