@@ -41,27 +41,24 @@ def latest_close(db: Session, symbol: str) -> tuple[date, Decimal] | None:
     return (row.day, row.close) if row else None
 
 
-def latest_closes(db: Session, symbols: list[str] | None = None) -> dict[str, Decimal]:
-    """The newest close of each symbol (all symbols when `symbols` is None)."""
+def latest_quotes(db: Session, symbols: list[str] | None = None
+                  ) -> dict[str, tuple[date, Decimal]]:
+    """The day and close of each symbol's newest close (all symbols when `symbols` is None)."""
     newest = select(Price.symbol, func.max(Price.day).label("day")).group_by(Price.symbol)
     if symbols is not None:
         newest = newest.where(Price.symbol.in_(symbols))
     newest = newest.subquery()
     rows = db.execute(
-        select(Price.symbol, Price.close).join(
+        select(Price.symbol, Price.day, Price.close).join(
             newest, (Price.symbol == newest.c.symbol) & (Price.day == newest.c.day)
         )
     )
-    return {symbol: close for symbol, close in rows}
+    return {symbol: (day, close) for symbol, day, close in rows}
 
 
-def latest_close_days(db: Session, symbols: list[str]) -> dict[str, date]:
-    """The day of each symbol's newest close."""
-    rows = db.execute(
-        select(Price.symbol, func.max(Price.day)).where(Price.symbol.in_(symbols))
-        .group_by(Price.symbol)
-    )
-    return {symbol: day for symbol, day in rows}
+def latest_closes(db: Session, symbols: list[str] | None = None) -> dict[str, Decimal]:
+    """The newest close of each symbol (all symbols when `symbols` is None)."""
+    return {symbol: close for symbol, (_day, close) in latest_quotes(db, symbols).items()}
 
 
 def close_history(db: Session, symbols: list[str], since: date | None = None

@@ -70,8 +70,9 @@ def portfolio(book: analytics.Ledger | None = None) -> Portfolio:
     book = book or ledger()
     holdings = book.open_holdings
     symbols = [h.symbol for h in holdings]
-    closes = market.latest_closes(session, symbols) if symbols else {}
-    close_days = market.latest_close_days(session, symbols) if symbols else {}
+    quotes = market.latest_quotes(session, symbols) if symbols else {}
+    closes = {symbol: close for symbol, (_day, close) in quotes.items()}
+    close_days = {symbol: day for symbol, (day, _close) in quotes.items()}
     valued = []
     for holding in holdings:
         # A symbol with no close at all (never expected: fills need a price) is valued at
