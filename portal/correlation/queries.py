@@ -27,4 +27,4 @@ def latest_closes(symbols: list[str]) -> dict[str, Decimal]:
 
 
 def instrument_symbols() -> list[str]:
-    return sorted(market.known_symbols(session))
+    return market.tradable_symbols(session)
