@@ -144,21 +144,6 @@ class InsufficientHistory(RiskUnavailable):
     code = "insufficient_history"
 
 
-class TooLarge(PortalError):
-    code = "payload_too_large"
-    default_message = "The request is too large."
-
-
-class RateLimited(PortalError):
-    code = "rate_limited"
-    default_message = "Too many requests; slow down and retry later."
-
-
-class Unavailable(PortalError):
-    code = "unavailable"
-    default_message = "The portal cannot reach its database right now; retry in a few seconds."
-
-
 # The one mapping to HTTP. Looked up along the class's MRO, so a new subclass inherits its
 # parent's status and needs no entry of its own.
 HTTP_STATUS: dict[type[PortalError], int] = {
@@ -168,10 +153,7 @@ HTTP_STATUS: dict[type[PortalError], int] = {
     NotFound: 404,
     Conflict: 409,
     Gone: 410,
-    TooLarge: 413,
     Unprocessable: 422,
-    RateLimited: 429,
-    Unavailable: 503,
     PortalError: 400,
 }
 

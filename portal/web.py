@@ -29,7 +29,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import HTTPException
 
 from portal.db import database_unavailable
-from portal.errors import InvalidInput, PortalError, RateLimited, Unavailable, http_status
+from portal.errors import InvalidInput, PortalError, http_status
 from portal.extensions import limiter
 from portal.forms import validation_message
 from portal.ratelimits import retry_after_seconds
@@ -40,6 +40,10 @@ log = logging.getLogger("portal.request")
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
+# What the web layer answers for itself, not a domain refusal (those are portal.errors').
+RATE_LIMITED_MESSAGE = "Too many requests; slow down and retry later."
+UNAVAILABLE_MESSAGE = "The portal cannot reach its database right now; retry in a few seconds."
+# The code of an answer no PortalError names (werkzeug's own 400, 405, 413, 415; a 500).
 ERROR_CODES = {
     400: "bad_request",
     401: "unauthorized",
@@ -163,14 +167,14 @@ def database_unavailable_response(exc: Exception):
     retry_after = current_app.config["DATABASE_RETRY_AFTER_SECONDS"]
     headers = {"Retry-After": str(retry_after)}
     if is_api_request() or request.accept_mimetypes.best == "application/json":
-        response = api_error(503, Unavailable.default_message)
+        response = api_error(503, UNAVAILABLE_MESSAGE)
     elif is_htmx():
         # A fragment swap has nowhere to show a page; htmx keeps what is on screen.
         response = current_app.make_response(("", 503))
     else:
         # A page of its own, not base.html: the header would query the database again.
         response = current_app.make_response((render_template(
-            "unavailable.html", message=Unavailable.default_message, retry_after=retry_after),
+            "unavailable.html", message=UNAVAILABLE_MESSAGE, retry_after=retry_after),
             503))
     response.headers.update(headers)
     return response
@@ -183,10 +187,6 @@ def register_errorhandlers(app: Flask) -> None:
     def _portal_error(exc: PortalError):
         return _error_response(http_status(exc), exc.message, exc.code, exc.field)
 
-    @app.errorhandler(Unavailable)
-    def _unavailable(exc: Unavailable):
-        return database_unavailable_response(exc)
-
     @app.errorhandler(ValidationError)
     def _validation_error(exc: ValidationError):
         field, message = validation_message(exc)
@@ -197,7 +197,7 @@ def register_errorhandlers(app: Flask) -> None:
         status = exc.code or 500
         headers = {}
         if status == 429:
-            message = RateLimited.default_message
+            message = RATE_LIMITED_MESSAGE
             headers = {"Retry-After": str(retry_after_seconds(limiter))}
         elif status == 405:
             message = "Method not allowed."

@@ -17,7 +17,6 @@ EXPECTED_STATUS = {
     errors.Conflict: 409,
     errors.NotPending: 409,
     errors.Gone: 410,
-    errors.TooLarge: 413,
     errors.Unprocessable: 422,
     errors.IdempotencyKeyReused: 422,
     errors.InsufficientPosition: 422,
@@ -25,8 +24,6 @@ EXPECTED_STATUS = {
     errors.RiskUnavailable: 422,
     errors.NoPositions: 422,
     errors.InsufficientHistory: 422,
-    errors.RateLimited: 429,
-    errors.Unavailable: 503,
 }
 
 
