@@ -45,6 +45,13 @@ def public(view):
     return view
 
 
+def private(view):
+    """A public page whose address or answer carries a secret (an invitation link): like every
+    signed-in answer, no cache, proxy or history may keep it."""
+    view.is_private = True
+    return view
+
+
 def public_keeping_sign_in(view):
     """A public page that a signed-in browser still sees signed in (with the portal's
     navigation): the gate binds a good token when there is one, and ignores a bad one."""

@@ -48,9 +48,9 @@ def list_keys():
 def create_key():
     payload = json_body("name, and optionally role and expires_in_days")
     created = services.create_key(ApiKeyCreate.model_validate(payload))
-    # The one answer that carries the secret: no cache, proxy or history may keep it.
-    return json_response(created_key_json(created.key, created.secret), 201,
-                         headers={"Cache-Control": "no-store"})
+    # The one answer that carries the secret; like every signed-in answer it is no-store
+    # (portal.auth's hook), which tests/web/test_apikeys.py checks.
+    return json_response(created_key_json(created.key, created.secret), 201)
 
 
 @api.post("/<key_id>/revoke")
@@ -91,9 +91,7 @@ def create():
     except Forbidden as exc:  # a role above the creator's own
         return _page(422, form=request.form, errors={exc.field or "form": exc.message})
     # The secret is rendered into this answer and never stored anywhere it could be read back.
-    response = _page(201, created=created)
-    response.headers["Cache-Control"] = "no-store"
-    return response
+    return _page(201, created=created)
 
 
 @bp.post("/<key_id>/revoke")

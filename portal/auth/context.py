@@ -262,8 +262,10 @@ def init_app(app) -> None:
     @app.after_request
     def _private_to_the_signed_in(response):
         # Whatever a route behind the token check answers (the page, a fragment, JSON, even
-        # the refusal) depends on who asks: no shared cache may keep or reuse it.
-        if not _is_public_endpoint() or g.get("user") is not None:
+        # the refusal) depends on who asks: no shared cache may keep or reuse it. Nor may
+        # one keep a public page that carries a secret.
+        if (not _is_public_endpoint() or g.get("user") is not None
+                or _view_says("is_private")):
             response.headers["Cache-Control"] = "no-store"
             response.vary.add("Cookie")
         return response

@@ -26,7 +26,7 @@ from portal.members.schemas import (
 )
 from portal.openapi import documented, page_of
 from portal.pagination import parse_limit
-from portal.permissions import ROLES, public, require_permission
+from portal.permissions import ROLES, private, public, require_permission
 from portal.security import refuse_cross_site_post
 from portal.web import json_body, json_response, render_page, wants_fragment
 
@@ -228,6 +228,7 @@ def _ticket():
 
 @bp.route("/invite/<token>", methods=["GET", "POST"])
 @public
+@private
 @login_budget(_invited_email)
 def invitation(token):
     ticket = _ticket()

@@ -62,6 +62,14 @@ def test_an_invitation_answers_201_with_exactly_the_contract_fields(app, admin, 
     assert "tenant_id" not in response.get_data(as_text=True)
 
 
+def test_the_invitation_page_is_never_cached_though_it_is_public(app, admin):
+    token = token_of(invite(admin, "cache-check@example.test"))
+    for answer in (app.test_client().get(f"/invite/{token}"), app.test_client().get(
+            f"/invite/{'x' * 43}")):
+        assert answer.headers["Cache-Control"] == "no-store"
+    assert "no-store" not in (app.test_client().get("/login").headers.get("Cache-Control") or "")
+
+
 def test_the_link_is_stored_only_as_a_hash(app, admin, org):
     response = invite(admin, "hashed@example.test")
     token = token_of(response)
