@@ -7,6 +7,7 @@ from sqlalchemy.orm import noload
 from sqlalchemy.orm.attributes import set_committed_value
 
 from portal.auth.models import Membership, RevokedSession, Tenant, User
+from portal.auth.schemas import normalise_email
 from portal.tenancy import unscoped_session
 
 
@@ -20,7 +21,7 @@ class MembershipChoice:
 
 def find_user(email: str) -> User | None:
     with unscoped_session() as db:
-        return db.scalar(select(User).where(User.email == email.strip().lower()))
+        return db.scalar(select(User).where(User.email == normalise_email(email)))
 
 
 def active_memberships(user_id: uuid.UUID) -> list[MembershipChoice]:

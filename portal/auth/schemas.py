@@ -16,7 +16,8 @@ def normalise_email(raw: object) -> str:
     return str(raw).strip().lower()[: MAX_EMAIL_LENGTH + 1]
 
 
-def _has_control_character(value: str) -> bool:
+def has_control_character(value: str) -> bool:
+    """Any C0 or C1 control character (Unicode category Cc)."""
     return any(unicodedata.category(char) == "Cc" for char in value)
 
 
@@ -30,7 +31,7 @@ class LoginRequest(BaseModel):
     @field_validator("email", mode="before")
     @classmethod
     def _normalise_email(cls, value):
-        return value.strip().lower() if isinstance(value, str) else value
+        return normalise_email(value) if isinstance(value, str) else value
 
     @field_validator("tenant", mode="before")
     @classmethod
@@ -42,7 +43,7 @@ class LoginRequest(BaseModel):
     @field_validator("email", "tenant")
     @classmethod
     def _no_control_characters(cls, value):
-        if value is not None and _has_control_character(value):
+        if value is not None and has_control_character(value):
             raise ValueError("must not contain control characters")
         return value
 

@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from werkzeug.datastructures import MultiDict
 
 from portal.auth.models import Membership
+from portal.auth.schemas import has_control_character, normalise_email
 from portal.members.models import Invitation
 from portal.pagination import Page
 
@@ -16,8 +17,7 @@ Role = Literal["viewer", "trader", "admin"]
 
 # Deliberately loose: one @, something on each side, a dot in the domain, no spaces or
 # control characters. Whether the address works is proven by the person opening the link.
-_EMAIL = re.compile(r"^[^@\s\x00-\x1f\x7f]+@[^@\s\x00-\x1f\x7f]+\.[^@\s\x00-\x1f\x7f]+$")
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
 class RoleChange(BaseModel):
@@ -35,9 +35,9 @@ class InvitationCreate(BaseModel):
     @field_validator("email")
     @classmethod
     def _an_email_address(cls, value: str) -> str:
-        if not _EMAIL.match(value):
+        if not _EMAIL.match(value) or has_control_character(value):
             raise ValueError("must be an email address such as name@example.com")
-        return value.lower()
+        return normalise_email(value)
 
     @classmethod
     def from_form(cls, form: MultiDict) -> "InvitationCreate":
@@ -61,7 +61,7 @@ class NewAccount(BaseModel):
     @field_validator("display_name")
     @classmethod
     def _one_line(cls, value: str) -> str:
-        if _CONTROL.search(value):
+        if has_control_character(value):
             raise ValueError("must not contain control characters")
         return value
 

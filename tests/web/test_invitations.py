@@ -102,6 +102,8 @@ def test_inviting_an_existing_member_is_a_409(app, admin, org):
 @pytest.mark.parametrize("body, field", [
     ({"email": "not-an-email", "role": "viewer"}, "email"),
     ({"email": "a b@example.test", "role": "viewer"}, "email"),
+    # A C1 control character, as the login input refuses one.
+    ({"email": "a\x85b@example.test", "role": "viewer"}, "email"),
     ({"email": "x@example.test", "role": "owner"}, "role"),
     ({"email": "x@example.test"}, "role"),
     ({"role": "viewer"}, "email"),
