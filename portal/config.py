@@ -36,12 +36,12 @@ def _check_key_lengths(config: dict) -> None:
                                      f"development (got {len(key.encode())})")
 
 
-def _seconds(env, name: str, default: str) -> int:
+def _whole(env, name: str, default: str, unit: str = "seconds") -> int:
     raw = env.get(name, default)
     try:
         return int(raw)
     except ValueError:
-        raise ConfigurationError(f"{name} must be a whole number of seconds, not {raw!r}") from None
+        raise ConfigurationError(f"{name} must be a whole number of {unit}, not {raw!r}") from None
 
 
 def _database_url(env, name: str, default: str) -> str:
@@ -109,6 +109,7 @@ def from_environment(instance_path: str) -> dict:
     database_url = _database_url(
         env, "PORTAL_DATABASE_URL", f"sqlite:///{os.path.join(instance_path, 'portal.sqlite3')}"
     )
+    htmx_source = _htmx_source(env)
     config = {
         "PORTAL_ENV": portal_env,
         "SECRET_KEY": secret,
@@ -121,7 +122,7 @@ def from_environment(instance_path: str) -> dict:
         "JWT_DECODE_ALGORITHMS": ["HS256"],
         "JWT_TOKEN_LOCATION": ["headers", "cookies"],
         "JWT_ACCESS_TOKEN_EXPIRES": timedelta(
-            seconds=_seconds(env, "PORTAL_TOKEN_TTL_SECONDS", "3600")
+            seconds=_whole(env, "PORTAL_TOKEN_TTL_SECONDS", "3600")
         ),
         "JWT_COOKIE_SECURE": _bool(env.get("PORTAL_COOKIE_SECURE"), not development),
         # Flask's own session cookie only carries flash messages; same flags as the token's.
@@ -149,8 +150,8 @@ def from_environment(instance_path: str) -> dict:
             "PORTAL_LOGIN_LIMIT_PER_CLIENT", "20 per minute; 100 per hour"),
         "LOGIN_LIMIT_PER_EMAIL": env.get(
             "PORTAL_LOGIN_LIMIT_PER_EMAIL", "25 per minute; 100 per hour"),
-        "HTMX_SOURCE": _htmx_source(env),
-        "HTMX_URL": (f"/static/{HTMX_LOCAL_FILE}" if _htmx_source(env) == "local"
+        "HTMX_SOURCE": htmx_source,
+        "HTMX_URL": (f"/static/{HTMX_LOCAL_FILE}" if htmx_source == "local"
                      else env.get("PORTAL_HTMX_URL", HTMX_DEFAULT_URL)),
         "HTMX_INTEGRITY": env.get("PORTAL_HTMX_INTEGRITY", HTMX_DEFAULT_INTEGRITY),
         "NPM_REGISTRY": env.get("PORTAL_NPM_REGISTRY", NPM_REGISTRY).rstrip("/"),
@@ -168,15 +169,16 @@ def from_environment(instance_path: str) -> dict:
         "DATABASE_POOLER": _pooler(env.get("PORTAL_DATABASE_POOLER", "none")),
         # Seconds before giving up on a new PostgreSQL connection, so an unreachable database
         # answers 503 quickly instead of holding every worker.
-        "DATABASE_CONNECT_TIMEOUT": int(env.get("PORTAL_DATABASE_CONNECT_TIMEOUT", "5")),
+        "DATABASE_CONNECT_TIMEOUT": _whole(env, "PORTAL_DATABASE_CONNECT_TIMEOUT", "5"),
         # What a 503 for an unreachable database tells clients to wait (Retry-After).
-        "DATABASE_RETRY_AFTER_SECONDS": int(env.get("PORTAL_DATABASE_RETRY_AFTER", "5")),
+        "DATABASE_RETRY_AFTER_SECONDS": _whole(env, "PORTAL_DATABASE_RETRY_AFTER", "5"),
         # Keys that signed tokens before the last rotation: still verified, never used to sign.
         "JWT_PREVIOUS_KEYS": _key_list(env.get("PORTAL_JWT_PREVIOUS_KEYS")),
         # Redis down: count in this process's memory (with a WARNING) rather than fail requests.
         "RATELIMIT_IN_MEMORY_FALLBACK_ENABLED": True,
         # Request bodies above this answer 413 (portal.web); no endpoint needs more.
-        "MAX_CONTENT_LENGTH": int(env.get("PORTAL_MAX_CONTENT_LENGTH", str(MAX_CONTENT_LENGTH))),
+        "MAX_CONTENT_LENGTH": _whole(env, "PORTAL_MAX_CONTENT_LENGTH",
+                                    str(MAX_CONTENT_LENGTH), "bytes"),
     }
     if not development:
         _check_key_lengths(config)
