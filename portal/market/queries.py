@@ -107,9 +107,12 @@ class ClosesCache:
                ) -> dict[str, CloseSeries]:
         version = prices_version(db) if version is None else version
         with self._lock:
-            if version != self._version:
+            # Versions only grow: a request still reading an older one (its transaction began
+            # before an import) is served from the database without emptying the newer cache.
+            if self._version is None or version > self._version:
                 self._version, self._series = version, {}
-            found = {symbol: self._series.get(symbol) for symbol in symbols}
+            cached = self._series if version == self._version else {}
+            found = {symbol: cached.get(symbol) for symbol in symbols}
         missing = [symbol for symbol, series in found.items() if series is None]
         if missing:
             loaded = _read_closes(db, missing)

@@ -39,3 +39,26 @@ def test_what_is_not_a_ticker_is_refused_by_every_input(raw):
         MatrixQuery.from_args({"symbols": f"{raw},MSFT"})
     with pytest.raises(PriceFileError):
         price_file(raw)
+
+
+def test_the_closes_cache_moves_only_forward(monkeypatch):
+    """A request still reading an older prices version gets its closes from the database
+    without emptying the cache of the newer one."""
+    import numpy as np
+
+    from portal.market import queries as market
+
+    reads = []
+
+    def read(_db, symbols):
+        reads.append(list(symbols))
+        return {s: market.CloseSeries(np.array([], dtype="datetime64[D]"), np.array([]))
+                for s in symbols}
+
+    monkeypatch.setattr(market, "_read_closes", read)
+    cache = market.ClosesCache()
+    cache.series(None, ["AAA"], version=2)
+    cache.series(None, ["AAA"], version=1)  # an older snapshot: read, not cached
+    cache.series(None, ["AAA"], version=2)  # still cached
+    cache.series(None, ["AAA"], version=3)  # an import since: read again
+    assert reads == [["AAA"], ["AAA"], ["AAA"]]
