@@ -103,6 +103,11 @@ STORAGE_PLACES = Decimal("1e-10")
 def decimal_string(value: Decimal) -> str:
     """Exact decimal text for JSON and pages: at most the storage scale (10 places), plain
     digits (never 1E+3), no padding zeros."""
+    _sign, digits, exponent = value.as_tuple()
+    if isinstance(exponent, int) and -10 <= exponent <= 0 and (exponent == 0 or digits[-1]):
+        # Within the scale and without padding zeros already (every stored value, which
+        # Money reads back plain): its digits as they are.
+        return format(value, "f")
     with localcontext() as context:
         context.prec = 60  # wide enough that quantizing a large notional never overflows
         rounded = value.quantize(STORAGE_PLACES, rounding=ROUND_HALF_EVEN)

@@ -114,9 +114,11 @@ def json_body(fields: str) -> dict:
 
 
 def json_response(payload: Any, status: int = 200, headers: dict | None = None):
-    """`payload` is JSON-ready data, or a pydantic model, which encodes itself (in one pass
-    in Rust, the quickest way for a page of items)."""
-    if isinstance(payload, BaseModel):
+    """`payload` is JSON-ready data, a pydantic model, which encodes itself (in one pass in
+    Rust), or an encoded document (`bytes`, such as `PageOut.json`'s)."""
+    if isinstance(payload, bytes):
+        response = current_app.response_class(payload, mimetype="application/json")
+    elif isinstance(payload, BaseModel):
         response = current_app.response_class(payload.model_dump_json(),
                                               mimetype="application/json")
     else:

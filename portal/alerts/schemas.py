@@ -157,6 +157,23 @@ class AlertOut(BaseModel):
             acknowledged_by=alert.acknowledged_by,
         )
 
+    @staticmethod
+    def json_fields(alert) -> dict:
+        """`of(alert)`'s JSON values, without building the model (PageOut.json)."""
+        return {
+            "id": alert.id,
+            "title": alert.title,
+            "message": alert.message or "",
+            "severity": alert.severity,
+            "source": alert.source or "",
+            "tags": list(alert.tags or []),
+            "created_at": alert.created_at,
+            "created_by": alert.created_by,
+            "acknowledged": alert.acknowledged_at is not None,
+            "acknowledged_at": alert.acknowledged_at,
+            "acknowledged_by": alert.acknowledged_by,
+        }
+
 
 def stored_answer(alert: Alert) -> dict:
     """A raised alert's JSON as the idempotency record keeps it, to replay byte for byte."""

@@ -39,7 +39,7 @@ def list_alerts():
     page = queries.list_alerts(
         filters, parse_limit(request.args.get("limit")), request.args.get("cursor")
     )
-    return json_response(AlertPageOut.of(page))
+    return json_response(AlertPageOut.json(page))
 
 
 @api.post("")

@@ -22,7 +22,7 @@ def _requested_page(filters: AuditFilter):
             paginated=True, responses={200: page_of(AuditRecordOut)})
 @require_permission("view_audit_logs")
 def list_records():
-    return json_response(AuditPageOut.of(_requested_page(AuditFilter.from_args(request.args))))
+    return json_response(AuditPageOut.json(_requested_page(AuditFilter.from_args(request.args))))
 
 
 @bp.get("")

@@ -131,6 +131,31 @@ class TradeOut(BaseModel):
     reject_reason: str | None
     created_by: uuid.UUID | None
 
+    @staticmethod
+    def json_fields(trade) -> dict:
+        """`of(trade)`'s JSON values, without building the model (PageOut.json)."""
+        return {
+            "id": trade.id,
+            "symbol": trade.symbol,
+            "side": trade.side,
+            "quantity": decimal_string(trade.quantity),
+            "order_type": trade.order_type,
+            "limit_price": _decimal_or_none(trade.limit_price),
+            "status": trade.status,
+            "fill_price": _decimal_or_none(trade.fill_price),
+            "fee": decimal_string(trade.fee),
+            "notional": _decimal_or_none(trade.notional),
+            "created_at": trade.created_at,
+            "filled_at": trade.filled_at,
+            "cancelled_at": trade.cancelled_at,
+            "reject_reason": trade.reject_reason,
+            "created_by": trade.created_by,
+        }
+
+
+def _decimal_or_none(value: Decimal | None) -> str | None:
+    return None if value is None else decimal_string(value)
+
 
 class TradeDetailOut(TradeOut):
     fills: list[FillOut]
