@@ -18,7 +18,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     register_config(app, test_config)
     register_logging(app)
     register_database(app)
-    # The auth hook must run before the rate limiter's own before_request hook, because the
+    # The auth hook must run before the tenant allowance's (portal.ratelimits), because the
     # API limit is keyed by the tenant that the hook finds in the token.
     register_request_context(app)
     register_extensions(app)
@@ -60,13 +60,14 @@ def register_request_context(app: Flask) -> None:
 
 
 def register_extensions(app: Flask) -> None:
-    from portal import observability
+    from portal import observability, ratelimits
     from portal.auth import signing
     from portal.extensions import jwt, limiter
 
     jwt.init_app(app)
     signing.init_app(jwt)
     limiter.init_app(app)
+    ratelimits.init_app(app)
     observability.init_app(app)
 
 

@@ -1,13 +1,11 @@
 """Bare extension instances, bound to the app in `create_app`."""
 
 from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
 
-from portal.ratelimits import exempt_from_tenant_limit, request_key, tenant_plan_limit
 from portal.tokens import RememberingJWTManager
 
 jwt = RememberingJWTManager()
-limiter = Limiter(
-    key_func=request_key,
-    application_limits=[tenant_plan_limit],
-    application_limits_exempt_when=exempt_from_tenant_limit,
-)
+# The login limits (portal.auth.views), each with its own key; the API's per-tenant
+# allowance is portal.ratelimits.
+limiter = Limiter(key_func=get_remote_address)

@@ -200,7 +200,7 @@ def register_errorhandlers(app: Flask) -> None:
         headers = {}
         if status == 429:
             message = RATE_LIMITED_MESSAGE
-            headers = {"Retry-After": str(retry_after_seconds(limiter))}
+            headers = {"Retry-After": str(retry_after_seconds(exc, limiter))}
         elif status == 405:
             message = "Method not allowed."
             headers = dict(exc.get_response().headers)

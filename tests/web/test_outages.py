@@ -116,11 +116,11 @@ def test_with_redis_unreachable_rate_limits_fall_back_to_memory_with_a_warning(
     )
     token = mint_token(app, "trader@acme.test")
     client = limited.test_client()
-    with caplog.at_level(logging.WARNING, logger="flask-limiter"):
+    with caplog.at_level(logging.WARNING, logger="portal.ratelimits"):
         statuses = [client.get("/api/status", headers=bearer(token))
                     .status_code for _ in range(4)]
     # The limit still holds, counted in this process's memory.
     assert statuses == [200, 200, 200, 429]
     warnings = [r for r in caplog.records
-                if r.name == "flask-limiter" and r.levelname == "WARNING"]
-    assert any("falling back to in-memory" in r.getMessage() for r in warnings)
+                if r.name == "portal.ratelimits" and r.levelname == "WARNING"]
+    assert any("counting in this process's memory" in r.getMessage() for r in warnings)
