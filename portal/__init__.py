@@ -67,7 +67,7 @@ def register_extensions(app: Flask) -> None:
     jwt.init_app(app)
     signing.init_app(jwt)
     limiter.init_app(app)
-    ratelimits.init_app(app)
+    ratelimits.init_app(app, limiter)
     observability.init_app(app)
 
 

@@ -8,13 +8,14 @@ leads with `tenant_id`, then `created_at`, so a page is one index range scan.
 import base64
 import json
 import uuid
+import weakref
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Generic, TypeVar
 
 import orjson
 from pydantic import BaseModel
-from sqlalchemy import Select, tuple_
+from sqlalchemy import Select, bindparam, tuple_
 
 from portal.errors import InvalidCursor, InvalidInput
 from portal.tenancy import session
@@ -97,22 +98,48 @@ def decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
         raise InvalidCursor()
 
 
-def paginate(stmt: Select, model, limit: int, cursor: str | None, *, id_attr: str = "id") -> Page:
+# The paged forms of a statement (with or without a cursor), by the statement: a list's
+# statement built once per shape of its filters gets them, and their cache keys, once.
+_paged: "weakref.WeakKeyDictionary[Select, dict]" = weakref.WeakKeyDictionary()
+
+
+def _paged_statement(stmt: Select, model, id_attr: str, after_cursor: bool) -> Select:
+    variants = _paged.get(stmt)
+    if variants is None:
+        variants = _paged[stmt] = {}
+    key = (model, id_attr, after_cursor)
+    paged = variants.get(key)
+    if paged is None:
+        id_column = getattr(model, id_attr)
+        paged = stmt
+        if after_cursor:
+            # A row-value comparison, so PostgreSQL starts the index range scan at the cursor
+            # instead of filtering its way down from the newest row.
+            paged = paged.where(tuple_(model.created_at, id_column) < tuple_(
+                bindparam("page_after_created_at", type_=model.created_at.type),
+                bindparam("page_after_id", type_=id_column.type)))
+        paged = variants[key] = (paged.order_by(model.created_at.desc(), id_column.desc())
+                                 .limit(bindparam("page_limit")))
+    return paged
+
+
+def paginate(stmt: Select, model, limit: int, cursor: str | None, *, id_attr: str = "id",
+             params: dict | None = None) -> Page:
     """Run `stmt` (a select of `model`, or of its columns) one page at a time, newest first.
 
     `id_attr` names the column that breaks ties between equal `created_at` values (a
-    membership's is its `user_id`)."""
-    id_column = getattr(model, id_attr)
+    membership's is its `user_id`). `params` are the values of `stmt`'s own bound
+    parameters: a statement built once per shape of its filters (see alerts.queries) is
+    paged, compiled and cached once, which on a list endpoint costs more than the query.
+    """
+    values = dict(params or {}, page_limit=limit + 1)
     if cursor:
-        created_at, row_id = decode_cursor(cursor)
-        # A row-value comparison, so PostgreSQL starts the index range scan at the cursor
-        # instead of filtering its way down from the newest row.
-        stmt = stmt.where(tuple_(model.created_at, id_column) < tuple_(created_at, row_id))
-    stmt = stmt.order_by(model.created_at.desc(), id_column.desc()).limit(limit + 1)
+        values["page_after_created_at"], values["page_after_id"] = decode_cursor(cursor)
+    stmt = _paged_statement(stmt, model, id_attr, bool(cursor))
     if len(stmt.column_descriptions) == 1:  # a select of the model: ORM objects
-        rows = list(session.scalars(stmt))
+        rows = list(session.scalars(stmt, values))
     else:  # a select of columns: plain rows, no identity map
-        rows = session.execute(stmt).all()
+        rows = session.execute(stmt, values).all()
     next_cursor = None
     if len(rows) > limit:
         rows = rows[:limit]

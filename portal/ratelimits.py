@@ -90,8 +90,16 @@ def check_tenant_allowance() -> None:
         allowance.spend(tenant_id, tenant.plan if tenant is not None else None)
 
 
-def init_app(app) -> None:
-    """Registered after the token check, whose hook finds the tenant and its plan."""
+def init_app(app, limiter) -> None:
+    """Registered after the token check, whose hook finds the tenant and its plan.
+
+    Flask-Limiter keeps only the login limits, which its decorators check inside the views
+    they wrap; its own request hook, which looks for limits on every request (default and
+    application limits, which the portal has none of), is taken off again.
+    """
+    hooks = app.before_request_funcs.get(None, [])
+    if limiter._check_request_limit in hooks:  # absent when limits are switched off
+        hooks.remove(limiter._check_request_limit)
     if not app.config["RATELIMIT_ENABLED"]:
         return
     app.extensions[EXTENSION] = TenantAllowance(

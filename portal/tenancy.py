@@ -16,13 +16,14 @@ to get an unscoped session is `unscoped_session()`, named so that every use stan
 
 import logging
 import uuid
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 
 import psycopg
 from blinker import Namespace
 from flask import current_app, g, has_app_context
-from sqlalchemy import delete, event, select, text
+from sqlalchemy import bindparam, delete, event, select, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker, with_loader_criteria
@@ -69,24 +70,53 @@ def _tenant_scoped_mappers(state) -> bool:
     )
 
 
+TENANT_PARAM = "portal_tenant_id"
+# The tenant filter as one option object for the whole process: the tenant is a bound
+# parameter whose value each execution supplies (below), not a value captured in the
+# criteria, so a statement with the filter added is the same statement for every tenant.
+_TENANT_FILTER = with_loader_criteria(
+    TenantScoped,
+    lambda cls: cls.tenant_id == bindparam("portal_tenant_id"),
+    include_aliases=True,
+)
+# Statements with the filter added, by the statement they came from: a statement built once
+# (most reads are) gets its filtered twin, and that twin's cache key, once per process.
+_filtered: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+
+
+def _with_tenant_filter(statement):
+    try:
+        return _filtered[statement]
+    except KeyError:
+        pass
+    except TypeError:  # not weakly referenceable
+        return statement.options(_TENANT_FILTER)
+    filtered = _filtered[statement] = statement.options(_TENANT_FILTER)
+    return filtered
+
+
 @event.listens_for(TenantSession, "do_orm_execute")
-def _filter_to_tenant(state) -> None:
+def _filter_to_tenant(state):
     if not (state.is_select or state.is_update or state.is_delete):
-        return
+        return None
     tenant_id = state.session.info.get("tenant_id")
     if tenant_id is None:
         if _tenant_scoped_mappers(state):
             raise TenantContextError("tenant-scoped query without a tenant")
-        return
-    # `tenant_id` is a plain UUID captured by the lambda; SQLAlchemy tracks closure variables
-    # as bound parameters, so a cached statement never carries another tenant's value.
-    state.statement = state.statement.options(
-        with_loader_criteria(
-            TenantScoped,
-            lambda cls: cls.tenant_id == tenant_id,
-            include_aliases=True,
-        )
-    )
+        return None
+    if not state.is_select or isinstance(state.parameters, list):
+        # Writes keep the tenant as a value in the criteria: the ORM evaluates an UPDATE's
+        # or DELETE's criteria against the objects it holds, to bring them up to date.
+        state.statement = state.statement.options(
+            with_loader_criteria(TenantScoped, lambda cls: cls.tenant_id == tenant_id,
+                                 include_aliases=True))
+        return None
+    # Run here, with the session's tenant as the filter's parameter: every execution binds
+    # its own session's tenant, whatever statement or cache entry it shares.
+    if state.parameters is None:
+        state.parameters = {}  # what invoke_statement adds the tenant to
+    return state.invoke_statement(statement=_with_tenant_filter(state.statement),
+                                  params={TENANT_PARAM: tenant_id})
 
 
 @event.listens_for(TenantSession, "before_flush")

@@ -19,7 +19,7 @@ from pydantic import (
     ValidationInfo,
     field_validator,
 )
-from sqlalchemy import Select
+from sqlalchemy import Select, bindparam
 
 _DATE_ONLY = re.compile(r"\d{4}-\d{2}-\d{2}")
 INSTANT_HINT = "must be an ISO 8601 date or date-time, e.g. 2024-05-01 or 2024-05-01T09:30:00Z"
@@ -87,6 +87,22 @@ class TimeRange(BaseModel):
         """The range as query-string values, for links that keep the filters."""
         return {name: utc_text(value) for name in ("since", "until")
                 if (value := getattr(self, name)) is not None}
+
+
+def range_params(time_range: TimeRange) -> dict[str, datetime]:
+    """The range's set ends, as the parameters `within_bound` names."""
+    return {name: value for name in ("since", "until")
+            if (value := getattr(time_range, name)) is not None}
+
+
+def within_bound(stmt: Select, column, names) -> Select:
+    """`stmt` narrowed to `since <= column < until` by bound parameters, for each end named
+    in `names`: a statement built once per shape (see pagination)."""
+    if "since" in names:
+        stmt = stmt.where(column >= bindparam("since", type_=column.type))
+    if "until" in names:
+        stmt = stmt.where(column < bindparam("until", type_=column.type))
+    return stmt
 
 
 def within(stmt: Select, column, time_range: TimeRange) -> Select:

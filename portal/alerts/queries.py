@@ -1,8 +1,9 @@
 """Reads of the signed-in tenant's alerts; the page, its fragments and the JSON share them."""
 
 import uuid
+from functools import cache
 
-from sqlalchemy import Select, and_, func, or_, select
+from sqlalchemy import Select, and_, bindparam, func, or_, select
 
 from portal.alerts.models import Alert
 from portal.alerts.schemas import AlertFilters
@@ -11,26 +12,37 @@ from portal.db import public_columns
 from portal.errors import InvalidCursor
 from portal.pagination import MAX_LIMIT, Page, decode_cursor, paginate
 from portal.tenancy import get_or_404, session
-from portal.times import within
+from portal.times import range_params, within_bound
 
 
-def _filtered(filters: AlertFilters) -> Select:
+def _filtered(filters: AlertFilters) -> tuple[Select, dict]:
+    """The statement for these filters' shape, and its parameters' values."""
+    params = {name: value for name in ("severity", "source")
+              if (value := getattr(filters, name)) is not None}
+    params.update(range_params(filters))
+    return _statement(frozenset(params), filters.acknowledged), params
+
+
+@cache
+def _statement(names: frozenset[str], acknowledged: bool | None) -> Select:
+    """Built once per shape (which filters are set): values travel as bound parameters."""
     # Plain rows: list pages only read them, so no ORM objects or identity map.
     stmt = select(*public_columns(Alert))
-    if filters.severity is not None:
-        stmt = stmt.where(Alert.severity == filters.severity)
-    if filters.acknowledged is True:
+    if "severity" in names:
+        stmt = stmt.where(Alert.severity == bindparam("severity"))
+    if acknowledged is True:
         stmt = stmt.where(Alert.acknowledged_at.is_not(None))
-    elif filters.acknowledged is False:
+    elif acknowledged is False:
         stmt = stmt.where(Alert.acknowledged_at.is_(None))
-    if filters.source is not None:
-        stmt = stmt.where(Alert.source == filters.source)
-    return within(stmt, Alert.created_at, filters)
+    if "source" in names:
+        stmt = stmt.where(Alert.source == bindparam("source"))
+    return within_bound(stmt, Alert.created_at, names)
 
 
 def list_alerts(filters: AlertFilters, limit: int, cursor: str | None) -> Page:
     """One page of matching alerts, newest first."""
-    return paginate(_filtered(filters), Alert, limit, cursor)
+    stmt, params = _filtered(filters)
+    return paginate(stmt, Alert, limit, cursor, params=params)
 
 
 def alerts_after(filters: AlertFilters, after: str) -> list:
@@ -42,14 +54,14 @@ def alerts_after(filters: AlertFilters, after: str) -> list:
         created_at, row_id = decode_cursor(after)
     except InvalidCursor:
         raise InvalidCursor("after")
+    stmt, params = _filtered(filters)
     stmt = (
-        _filtered(filters)
-        .where(or_(Alert.created_at > created_at,
+        stmt.where(or_(Alert.created_at > created_at,
                    and_(Alert.created_at == created_at, Alert.id > row_id)))
         .order_by(Alert.created_at.asc(), Alert.id.asc())
         .limit(MAX_LIMIT)
     )
-    return list(reversed(session.execute(stmt).all()))
+    return list(reversed(session.execute(stmt, params).all()))
 
 
 def open_alert_count() -> int:

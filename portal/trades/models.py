@@ -57,17 +57,17 @@ def notional(fill_price: Decimal | None, quantity: Decimal) -> Decimal | None:
 class TradeRow:
     """One trade of a list page as a plain row (no ORM object), with the trade's notional."""
 
-    __slots__ = ("_row",)
+    __slots__ = ("row",)
 
     def __init__(self, row):
-        self._row = row
+        self.row = row
 
     def __getattr__(self, name: str):
-        return getattr(self._row, name)
+        return getattr(self.row, name)
 
     @property
     def notional(self) -> Decimal | None:
-        return notional(self._row.fill_price, self._row.quantity)
+        return notional(self.row.fill_price, self.row.quantity)
 
 
 class Fill(TenantScoped, Base):

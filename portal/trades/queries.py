@@ -1,46 +1,54 @@
 """Reads of the tenant's orders and trades. Every one runs on the tenant-bound session."""
 
 from decimal import Decimal
+from functools import cache
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, bindparam, func, select
 
 from portal.db import public_columns
 from portal.market import queries as market
 from portal.pagination import Page, paginate
 from portal.tenancy import get_or_404, session
-from portal.times import within
+from portal.times import range_params, within_bound
 from portal.trades.models import FINISHED_STATUSES, Trade, TradeRow
 from portal.trades.schemas import TradeFilters
 
 
-def _filtered(filters: TradeFilters) -> Select:
-    # Plain rows: list pages only read them, so no ORM objects or identity map.
-    stmt = select(*public_columns(Trade))
-    if filters.symbol:
-        stmt = stmt.where(Trade.symbol == filters.symbol)
-    if filters.side:
-        stmt = stmt.where(Trade.side == filters.side)
-    if filters.status:
-        stmt = stmt.where(Trade.status == filters.status)
-    return within(stmt, Trade.created_at, filters)
-
-
-def _page(stmt: Select, limit: int, cursor: str | None) -> Page:
-    page = paginate(stmt, Trade, limit, cursor)
+def _page(filters: TradeFilters, scope: str, limit: int, cursor: str | None) -> Page:
+    params = {name: value for name in ("symbol", "side", "status")
+              if (value := getattr(filters, name))}
+    params.update(range_params(filters))
+    page = paginate(_statement(frozenset(params), scope), Trade, limit, cursor, params=params)
     return Page([TradeRow(row) for row in page.items], page.next_cursor)
 
 
+@cache
+def _statement(names: frozenset[str], scope: str) -> Select:
+    """Built once per shape (which filters are set, which trades): values travel as bound
+    parameters."""
+    # Plain rows: list pages only read them, so no ORM objects or identity map.
+    stmt = select(*public_columns(Trade))
+    for name in ("symbol", "side", "status"):
+        if name in names:
+            stmt = stmt.where(getattr(Trade, name) == bindparam(name))
+    if scope == "finished":
+        stmt = stmt.where(Trade.status.in_(FINISHED_STATUSES))
+    elif scope == "pending":
+        stmt = stmt.where(Trade.status == "pending")
+    return within_bound(stmt, Trade.created_at, names)
+
+
 def list_trades(filters: TradeFilters, limit: int, cursor: str | None) -> Page:
-    return _page(_filtered(filters), limit, cursor)
+    return _page(filters, "all", limit, cursor)
 
 
 def history(filters: TradeFilters, limit: int, cursor: str | None) -> Page:
     """Finished trades: filled, cancelled or rejected."""
-    return _page(_filtered(filters).where(Trade.status.in_(FINISHED_STATUSES)), limit, cursor)
+    return _page(filters, "finished", limit, cursor)
 
 
 def pending(filters: TradeFilters, limit: int, cursor: str | None) -> Page:
-    return _page(_filtered(filters).where(Trade.status == "pending"), limit, cursor)
+    return _page(filters, "pending", limit, cursor)
 
 
 def pending_order_count() -> int:

@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import delete, event, func, select, union_all, update
+from sqlalchemy import bindparam, delete, event, func, select, union_all, update
 from sqlalchemy.orm import aliased, selectinload
 
 from portal import tenancy
@@ -75,6 +75,31 @@ def alternate(app, two_tenants, fn):
 def test_select_sees_only_own_rows(app, two_tenants):
     for label, ids in alternate(app, two_tenants, lambda db: set(db.scalars(select(Alert.id)))):
         assert ids == two_tenants[label]["alerts"]
+
+
+# Built once and shared by every session, like the statements the token check and the lists
+# keep: the filtered copy the session caches for it must still bind each session's tenant.
+SHARED_ALERT_IDS = select(Alert.id).where(Alert.severity == bindparam("severity"))
+
+
+def test_a_statement_shared_by_every_tenant_binds_each_sessions_own(app, two_tenants):
+    def ids(db):
+        return set(db.scalars(SHARED_ALERT_IDS, {"severity": "info"}))
+
+    for _round in range(2):
+        for label, seen in alternate(app, two_tenants, ids):
+            assert seen == two_tenants[label]["alerts"]
+
+
+def test_a_callers_parameter_cannot_name_another_tenant(app, two_tenants):
+    b = two_tenants["B"]["tenant"]
+
+    def ids(db):
+        return set(db.scalars(SHARED_ALERT_IDS,
+                              {"severity": "info", tenancy.TENANT_PARAM: b.id}))
+
+    for label, seen in alternate(app, two_tenants, ids):
+        assert seen == two_tenants[label]["alerts"]
 
 
 def test_count_counts_only_own_rows(app, two_tenants):
