@@ -3,7 +3,9 @@
 Everything a view can learn about "who is asking" is put on `flask.g` here, from the signed
 token and the database, never from the URL, a form field or a header the client picks:
 `g.tenant_id`, `g.tenant`, `g.user`, `g.role`, `g.permissions` and `g.db`, the request's
-tenant-bound session.
+tenant-bound session. `g.tenant` and `g.user` are plain values as the token check read them
+(portal.auth.queries.SignedInTenant, SignedInUser), not ORM objects: a view that changes a
+tenant or a user loads it through `g.db`.
 """
 
 import logging
@@ -29,7 +31,12 @@ from jwt.exceptions import PyJWTError
 
 from portal import tenancy
 from portal.auth.models import Membership, User
-from portal.auth.queries import active_memberships, token_standing
+from portal.auth.queries import (
+    SignedInMembership,
+    SignedInUser,
+    active_memberships,
+    token_standing,
+)
 from portal.errors import Forbidden, NotAuthenticated, PortalError
 from portal.permissions import permissions_for
 from portal.tenancy import tenant_refused
@@ -60,7 +67,8 @@ def refuse(reason: str):
     raise NotAuthenticated(reason)
 
 
-def issue_token(user: User, membership: Membership, session_id: str | None = None) -> str:
+def issue_token(user: User | SignedInUser, membership: Membership | SignedInMembership,
+                session_id: str | None = None) -> str:
     """A token for one sign-in. Every token of a sign-in carries its `sid` (a new one at
     sign-in, the same one when refreshed), so ending the session ends all of them at once."""
     return create_access_token(
@@ -176,7 +184,8 @@ def bind_request() -> None:
         g.csrf_token = get_csrf_token(g.refreshed_token)
 
 
-def active_membership(db, user_id: uuid.UUID, session_id: str | None = None) -> Membership:
+def active_membership(db, user_id: uuid.UUID,
+                      session_id: str | None = None) -> SignedInMembership:
     """The user's membership in the session's tenant, refusing unless tenant and user are
     active and the sign-in `session_id` (when there is one) has not ended.
 
@@ -202,7 +211,7 @@ def active_membership(db, user_id: uuid.UUID, session_id: str | None = None) -> 
     return membership
 
 
-def bind_membership(membership: Membership, role: str) -> None:
+def bind_membership(membership: SignedInMembership, role: str) -> None:
     g.tenant_id = membership.tenant_id
     g.tenant = membership.tenant
     g.user = membership.user
