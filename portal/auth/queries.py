@@ -1,3 +1,4 @@
+import threading
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
@@ -7,6 +8,7 @@ from sqlalchemy import and_, bindparam, literal, select
 
 from portal.auth.models import Membership, RevokedSession, Tenant, User
 from portal.auth.schemas import normalise_email
+from portal.market.models import DataVersion
 from portal.tenancy import unscoped_session
 
 
@@ -108,7 +110,73 @@ def _token_standing_statement(with_session: bool):
     )
 
 
+STANDING = "standing"  # data_versions: raised by the database with every change (0008)
+_standing_version = select(DataVersion.version).where(DataVersion.name == STANDING)
+
+
+class RememberedStandings:
+    """Token checks this worker answered, each with the standing version it was read at.
+
+    An answer is reused only while `data_versions['standing']` has not moved, and every
+    change the check reads (a role, a removal, a suspension, a deactivation, a logout)
+    raises that version in its own transaction (migration 0008). So a request that begins
+    after the change committed reads the new version and checks afresh: the change applies
+    at once, in every worker, exactly as without memory. Keys carry the database and the
+    tenant; answers are immutable values. At most MAX_ENTRIES are kept (the oldest go first).
+    """
+
+    MAX_ENTRIES = 10_000
+
+    def __init__(self):
+        self._answers: dict[tuple, tuple[int, TokenStanding]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple, version: int) -> TokenStanding | None:
+        remembered = self._answers.get(key)
+        if remembered is not None and remembered[0] == version:
+            return remembered[1]
+        return None
+
+    def put(self, key: tuple, version: int, standing: TokenStanding) -> None:
+        with self._lock:
+            self._answers.pop(key, None)
+            while len(self._answers) >= self.MAX_ENTRIES:
+                self._answers.pop(next(iter(self._answers)))
+            self._answers[key] = (version, standing)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._answers.clear()
+
+
+remembered_standings = RememberedStandings()
+
+
 def token_standing(db, user_id: uuid.UUID, session_id: str | None) -> TokenStanding:
+    """The token check's answer: on PostgreSQL, the one this worker remembers for the
+    sign-in while the standing version stands (RememberedStandings); otherwise, and on
+    SQLite, read afresh (read_token_standing).
+
+    The version is read first, in the request's transaction (it travels with the tenant
+    setting, one round trip). The answer is remembered with that version even when a change
+    commits between the two reads: the change raised the version past it, so the next
+    request reads afresh.
+    """
+    connection = db.connection()
+    if connection.dialect.name != "postgresql":
+        return read_token_standing(db, user_id, session_id)
+    version = connection.execute(_standing_version).scalar()
+    if version is None:  # a schema before 0008: nothing raises a version to trust
+        return read_token_standing(db, user_id, session_id)
+    key = (connection.engine.url, db.tenant_id, user_id, session_id)
+    standing = remembered_standings.get(key, version)
+    if standing is None:
+        standing = read_token_standing(db, user_id, session_id)
+        remembered_standings.put(key, version, standing)
+    return standing
+
+
+def read_token_standing(db, user_id: uuid.UUID, session_id: str | None) -> TokenStanding:
     """Everything the token check reads, in one statement: the session's tenant, the user,
     the user's membership there and whether the token's sign-in (if any: an API key has
     none) has ended.

@@ -26,6 +26,11 @@ SNAPSHOT_QUERIES = {
                     " WHERE relnamespace = current_schema()::regnamespace AND relkind = 'r'",
     "policies": "SELECT tablename, policyname, cmd, qual, with_check FROM pg_policies"
                 " WHERE schemaname = current_schema()",
+    "triggers": "SELECT t.tgrelid::regclass::text, t.tgname, pg_get_triggerdef(t.oid)"
+                " FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid"
+                " WHERE c.relnamespace = current_schema()::regnamespace AND NOT t.tgisinternal",
+    "functions": "SELECT proname, pg_get_functiondef(oid) FROM pg_proc"
+                 " WHERE pronamespace = current_schema()::regnamespace",
 }
 
 
