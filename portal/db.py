@@ -125,10 +125,13 @@ def decimal_string(value: Decimal) -> str:
     if value.is_finite():
         text = format(value, "f")
         point = text.find(".")
-        if point < 0 or (len(text) - point <= 11 and text[-1] != "0"):
-            # Within the scale and without padding zeros already (every stored value, which
-            # Money reads back plain): the digits as they are.
+        if point < 0:
             return text
+        text = text.rstrip("0")
+        if len(text) - point <= 11:
+            # At most the scale's digits after the point once padding zeros go (every stored
+            # value, and a product of two): nothing to round.
+            return text.rstrip(".")
     with localcontext() as context:
         context.prec = 60  # wide enough that quantizing a large notional never overflows
         rounded = value.quantize(STORAGE_PLACES, rounding=ROUND_HALF_EVEN)
