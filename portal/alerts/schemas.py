@@ -2,6 +2,7 @@
 
 import re
 import uuid
+from collections.abc import Mapping
 from typing import Annotated, Literal
 
 from pydantic import (
@@ -158,20 +159,22 @@ class AlertOut(BaseModel):
         )
 
     @staticmethod
-    def json_fields(alert) -> dict:
-        """`of(alert)`'s JSON values, without building the model (PageOut.json)."""
+    def json_fields(alert: Mapping) -> dict:
+        """`of(alert)`'s JSON values, from the alert's values by name, without building the
+        model (PageOut.json)."""
+        acknowledged_at = alert["acknowledged_at"]
         return {
-            "id": alert.id,
-            "title": alert.title,
-            "message": alert.message or "",
-            "severity": alert.severity,
-            "source": alert.source or "",
-            "tags": list(alert.tags or []),
-            "created_at": alert.created_at,
-            "created_by": alert.created_by,
-            "acknowledged": alert.acknowledged_at is not None,
-            "acknowledged_at": alert.acknowledged_at,
-            "acknowledged_by": alert.acknowledged_by,
+            "id": alert["id"],
+            "title": alert["title"],
+            "message": alert["message"] or "",
+            "severity": alert["severity"],
+            "source": alert["source"] or "",
+            "tags": list(alert["tags"] or []),
+            "created_at": alert["created_at"],
+            "created_by": alert["created_by"],
+            "acknowledged": acknowledged_at is not None,
+            "acknowledged_at": acknowledged_at,
+            "acknowledged_by": alert["acknowledged_by"],
         }
 
 

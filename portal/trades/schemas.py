@@ -5,6 +5,7 @@ them as strings so no digit is lost to a float on either side.
 """
 
 import uuid
+from collections.abc import Mapping
 from decimal import Decimal
 from typing import Annotated, Literal
 
@@ -21,7 +22,7 @@ from portal.db import decimal_string, plain_decimal
 from portal.market.schemas import Symbol
 from portal.pagination import PageOut
 from portal.times import TimeRange, UtcText
-from portal.trades.models import TradeRow, notional
+from portal.trades.models import notional
 
 # Money columns hold 28 digits, 10 after the point: input is capped so storage stays exact.
 Quantity = Annotated[
@@ -133,25 +134,26 @@ class TradeOut(BaseModel):
     created_by: uuid.UUID | None
 
     @staticmethod
-    def json_fields(trade) -> dict:
-        """`of(trade)`'s JSON values, without building the model (PageOut.json)."""
-        row = trade.row if isinstance(trade, TradeRow) else trade
+    def json_fields(trade: Mapping) -> dict:
+        """`of(trade)`'s JSON values, from the trade's values by name, without building the
+        model (PageOut.json)."""
+        quantity, fill_price = trade["quantity"], trade["fill_price"]
         return {
-            "id": row.id,
-            "symbol": row.symbol,
-            "side": row.side,
-            "quantity": decimal_string(row.quantity),
-            "order_type": row.order_type,
-            "limit_price": _decimal_or_none(row.limit_price),
-            "status": row.status,
-            "fill_price": _decimal_or_none(row.fill_price),
-            "fee": decimal_string(row.fee),
-            "notional": _decimal_or_none(notional(row.fill_price, row.quantity)),
-            "created_at": row.created_at,
-            "filled_at": row.filled_at,
-            "cancelled_at": row.cancelled_at,
-            "reject_reason": row.reject_reason,
-            "created_by": row.created_by,
+            "id": trade["id"],
+            "symbol": trade["symbol"],
+            "side": trade["side"],
+            "quantity": decimal_string(quantity),
+            "order_type": trade["order_type"],
+            "limit_price": _decimal_or_none(trade["limit_price"]),
+            "status": trade["status"],
+            "fill_price": _decimal_or_none(fill_price),
+            "fee": decimal_string(trade["fee"]),
+            "notional": _decimal_or_none(notional(fill_price, quantity)),
+            "created_at": trade["created_at"],
+            "filled_at": trade["filled_at"],
+            "cancelled_at": trade["cancelled_at"],
+            "reject_reason": trade["reject_reason"],
+            "created_by": trade["created_by"],
         }
 
 

@@ -8,12 +8,14 @@ from decimal import Decimal, localcontext
 from types import SimpleNamespace
 
 import pytest
+from sqlalchemy.engine.result import result_tuple
 
+from portal.alerts.models import Alert
 from portal.alerts.schemas import AlertOut, AlertPageOut
 from portal.audit.schemas import AuditPageOut
-from portal.db import STORAGE_PLACES, decimal_string, plain_decimal
-from portal.pagination import Page
-from portal.trades.models import TradeRow
+from portal.db import STORAGE_PLACES, decimal_string, plain_decimal, public_columns
+from portal.pagination import Page, row_values
+from portal.trades.models import Trade, TradeRow
 from portal.trades.schemas import TradeOut, TradePageOut
 
 NOW = datetime(2024, 5, 1, 9, 30, tzinfo=UTC)
@@ -66,9 +68,29 @@ def test_fast_page_json_is_the_models_bytes(page_out, rows, next_cursor):
     assert page_out.json(page) == page_out.of(page).model_dump_json().encode()
 
 
+def as_rows(objects: list, names: list[str]) -> list:
+    """The objects as the plain rows a list statement returns (SQLAlchemy `Row`s)."""
+    make = result_tuple(names)
+    return [make(tuple(getattr(obj, name) for name in names)) for obj in objects]
+
+
+ALERT_COLUMNS = [column.key for column in public_columns(Alert)]
+TRADE_COLUMNS = [column.key for column in public_columns(Trade)]
+
+
+@pytest.mark.parametrize("page_out, rows", [
+    (AlertPageOut, as_rows(ALERTS, ALERT_COLUMNS)),
+    (TradePageOut, [TradeRow(row) for row in as_rows([t.row for t in TRADES], TRADE_COLUMNS)]),
+])
+def test_plain_rows_give_the_same_bytes(page_out, rows):
+    page = Page(rows, None)
+    assert page_out.json(page) == page_out.of(page).model_dump_json().encode()
+
+
 @pytest.mark.parametrize("item_out, rows", [(AlertOut, ALERTS), (TradeOut, TRADES)])
 def test_json_fields_follow_the_declared_fields(item_out, rows):
-    assert list(item_out.json_fields(rows[0])) == list(item_out.model_fields)
+    values = row_values(rows)[0]
+    assert list(item_out.json_fields(values)) == list(item_out.model_fields)
 
 
 def test_an_empty_page():
