@@ -19,7 +19,7 @@ from pydantic import BaseModel
 from sqlalchemy import Select, bindparam, tuple_
 
 from portal.errors import InvalidCursor, InvalidInput
-from portal.tenancy import session
+from portal.tenancy import session, tenant_rows
 from portal.times import as_utc
 
 DEFAULT_LIMIT = 50
@@ -174,8 +174,8 @@ def paginate(stmt: Select, model, limit: int, cursor: str | None, *, id_attr: st
     stmt = _paged_statement(stmt, model, id_attr, bool(cursor))
     if len(stmt.column_descriptions) == 1:  # a select of the model: ORM objects
         rows = list(session.scalars(stmt, values))
-    else:  # a select of columns: plain rows, no identity map
-        rows = session.execute(stmt, values).all()
+    else:  # a select of its columns: plain rows, narrowed to the tenant by the session
+        rows = tenant_rows(session, stmt, values)
     next_cursor = None
     if len(rows) > limit:
         rows = rows[:limit]

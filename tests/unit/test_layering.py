@@ -63,13 +63,15 @@ def test_domain_code_runs_no_raw_sql():
 
 def test_statements_skip_the_tenant_filter_only_where_they_name_their_tenant():
     """A statement run on the session's connection is not filtered by the ORM (row-level
-    security still narrows it on PostgreSQL). Only the token check does that: it joins every
-    tenant-scoped table on the token's tenant itself (tests/unit/test_token_standing.py)."""
+    security still narrows it on PostgreSQL). Only two places do that: the token check,
+    which joins every tenant-scoped table on the token's tenant itself
+    (tests/unit/test_token_standing.py), and tenancy's own `tenant_rows`, which adds the
+    tenant to single-table column reads (tests/unit/test_tenancy.py)."""
     users = {
         relative(path) for path in PORTAL.rglob("*.py")
         if re.search(r"\.connection\(\)\.(execute|exec_driver_sql|scalar)", path.read_text())
     }
-    assert users == {"portal/auth/queries.py"}
+    assert users == {"portal/auth/queries.py", "portal/tenancy.py"}
 
 
 def test_only_named_places_open_the_unscoped_session():

@@ -102,6 +102,41 @@ def test_a_callers_parameter_cannot_name_another_tenant(app, two_tenants):
         assert seen == two_tenants[label]["alerts"]
 
 
+SHARED_ALERT_COLUMNS = select(Alert.id, Alert.title).where(Alert.severity == bindparam("severity"))
+
+
+def test_column_reads_narrowed_by_the_session_see_only_own_rows_a_b_a(app, two_tenants):
+    def ids(db):
+        return {row.id for row in tenancy.tenant_rows(db, SHARED_ALERT_COLUMNS,
+                                                      {"severity": "info"})}
+
+    for _round in range(2):
+        for label, seen in alternate(app, two_tenants, ids):
+            assert seen == two_tenants[label]["alerts"]
+
+
+def test_column_reads_cannot_be_pointed_at_another_tenant(app, two_tenants):
+    b = two_tenants["B"]["tenant"]
+
+    def ids(db):
+        params = {"severity": "info", tenancy.TENANT_PARAM: b.id}
+        return {row.id for row in tenancy.tenant_rows(db, SHARED_ALERT_COLUMNS, params)}
+
+    for label, seen in alternate(app, two_tenants, ids):
+        assert seen == two_tenants[label]["alerts"]
+
+
+@pytest.mark.parametrize("statement", [
+    select(Alert.id).join(Trade, Trade.created_by == Alert.created_by),
+    select(Alert.id).where(Alert.created_by.in_(select(Trade.created_by))),
+    select(Alert.id, Trade.id),
+], ids=["join", "subquery", "two tables"])
+def test_column_reads_of_more_than_one_table_are_refused(app, two_tenants, statement):
+    with pytest.raises(TenantContextError):
+        in_tenant(app, two_tenants["A"]["tenant"],
+                  lambda db: tenancy.tenant_rows(db, statement, {}))
+
+
 def test_count_counts_only_own_rows(app, two_tenants):
     count = lambda db: db.scalar(select(func.count()).select_from(Alert))  # noqa: E731
     for _label, value in alternate(app, two_tenants, count):
