@@ -1,7 +1,7 @@
 """Load benchmark: the portal against a bare baseline, on PostgreSQL, under wrk.
 
-    .venv/bin/python -m bench.load            # 1,000 tenants, ~2 M rows, 12 s per wrk run
-    .venv/bin/python -m bench.load --quick    # 100 tenants, ~40 k rows, 3 s runs (development)
+    .venv/bin/python -m bench.load            # 1,000 tenants, ~2 M rows, 12 s per server
+    .venv/bin/python -m bench.load --quick    # 100 tenants, ~40 k rows, 3 s (development)
 
 Needs a PostgreSQL superuser (PORTAL_BENCH_PG_URL, default postgres at 127.0.0.1:5432),
 Debian's `wrk` and `pgbouncer`. It creates its own database (dropped at the end), loads it
@@ -16,7 +16,10 @@ with generate_series and COPY (not the ORM), then serves it four ways, each with
 
 wrk drives each at 16 connections for a bounded time, the tokens round-robin over the
 measured tenants. Phase A runs while the other tenants hold 10 rows of each kind, phase B
-after they grew to 1,000 each; the measured tenants hold 1,000 of each kind throughout.
+after they grew to 1,000 each; the measured tenants hold 1,000 of each kind throughout. In
+phase B the four servers take turns, three rounds each (two with --quick), and each figure
+is the median of its rounds: a slow stretch of a shared host then falls on every server
+alike, so the ratios compare like with like.
 Then cold correlation (50 symbols x 1,260 returns, a tenant's first request, so no result
 is cached for it) and risk (a 50-position portfolio) are timed one request at a time, and
 each worker's peak RSS is read. It prints figures and asserts nothing.
@@ -78,10 +81,11 @@ class Size:
     seconds: int  # each measured wrk run
     warmup: int
     samples: int  # cold correlation / risk requests per figure
+    rounds: int  # phase B: wrk runs per server and endpoint, the servers taking turns
 
 
-FULL = Size(1000, 200, 1000, 10, 1000, 50, 1300, 12, 2, 9)
-QUICK = Size(100, 20, 200, 10, 100, 50, 1300, 3, 1, 5)
+FULL = Size(1000, 200, 1000, 10, 1000, 50, 1300, 12, 2, 9, 3)
+QUICK = Size(100, 20, 200, 10, 100, 50, 1300, 3, 1, 5, 2)
 
 
 # --- database ------------------------------------------------------------------------------
@@ -403,13 +407,49 @@ def wrk(url: str, script: Path, seconds: int) -> Run:
 
 def measure(server: Server, path: str, script: Path, size: Size) -> Run:
     wrk(server.url + path, script, size.warmup)
+    return report(server, path, timed_run(server, path, script, size.seconds))
+
+
+def timed_run(server: Server, path: str, script: Path, seconds: int) -> Run:
     cpu = server.cpu_seconds()
-    run = wrk(server.url + path, script, size.seconds)
-    run = replace(run, cpu_ms=(server.cpu_seconds() - cpu) * 1000 / max(run.requests, 1))
+    run = wrk(server.url + path, script, seconds)
+    return replace(run, cpu_ms=(server.cpu_seconds() - cpu) * 1000 / max(run.requests, 1))
+
+
+def report(server: Server, path: str, run: Run, rounds: list[Run] | None = None) -> Run:
+    each = (" (rounds: " + ", ".join(f"{r.rps:.0f}" for r in rounds) + " req/s)"
+            if rounds else "")
     print(f"  {server.name:<28} {path:<12} {run.rps:8.0f} req/s  p50 {run.p50_ms:6.1f} ms"
-          f"  p99 {run.p99_ms:6.1f} ms  cpu {run.cpu_ms:5.2f} ms/req  errors {run.errors}",
-          flush=True)
+          f"  p99 {run.p99_ms:6.1f} ms  cpu {run.cpu_ms:5.2f} ms/req  errors {run.errors}"
+          f"{each}", flush=True)
     return run
+
+
+def measure_in_turns(servers: list[Server], path: str, script: Path,
+                     size: Size) -> dict[str, Run]:
+    """Every server `size.rounds` times, taking turns, `size.seconds` in all each: a slow
+    stretch of a shared host falls on every server alike instead of on whichever ran then.
+    Each figure is the median of the rounds (req/s, p50, p99); CPU per request is over all
+    of them."""
+    for server in servers:
+        wrk(server.url + path, script, size.warmup)
+    seconds = max(1, size.seconds // size.rounds)
+    runs: dict[str, list[Run]] = {server.name: [] for server in servers}
+    for _round in range(size.rounds):
+        for server in servers:
+            runs[server.name].append(timed_run(server, path, script, seconds))
+    results = {}
+    for server in servers:
+        rounds = runs[server.name]
+        requests = sum(r.requests for r in rounds)
+        results[server.name] = report(server, path, Run(
+            rps=statistics.median(r.rps for r in rounds),
+            p50_ms=statistics.median(r.p50_ms for r in rounds),
+            p99_ms=statistics.median(r.p99_ms for r in rounds),
+            errors=sum(r.errors for r in rounds), requests=requests,
+            cpu_ms=sum(r.cpu_ms * r.requests for r in rounds) / max(requests, 1),
+        ), rounds)
+    return results
 
 
 # --- cold correlation and risk -------------------------------------------------------------
@@ -528,9 +568,14 @@ def main(argv: list[str] | None = None) -> None:
                                 conf=True)
         servers.append(pooled)
 
-        print(f"\nPhase B: the other tenants hold {size.other_rows_b} rows of each kind")
-        phase_b = {(server.name, path): measure(server, path, script, size)
-                   for path in ENDPOINTS for server in (baseline, portal, bypass, pooled)}
+        print(f"\nPhase B: the other tenants hold {size.other_rows_b} rows of each kind; "
+              f"{size.rounds} rounds of {max(1, size.seconds // size.rounds)} s per server, "
+              "taking turns (medians)")
+        phase_b = {}
+        for path in ENDPOINTS:
+            for name, run in measure_in_turns([baseline, portal, bypass, pooled], path, script,
+                                              size).items():
+                phase_b[(name, path)] = run
 
         print("\nCold analytics on the portal (one request at a time, ms, median of "
               f"{size.samples} tenants' first requests; cpu = the workers' CPU time)")
