@@ -8,8 +8,12 @@ see the change. The database's triggers (migration 0008) raise the standing vers
 in the portal's code has to remember to.
 """
 
+import importlib.util
+from pathlib import Path
+
 import pytest
-from sqlalchemy import text
+from sqlalchemy import Column, Table, text
+from sqlalchemy.sql import visitors
 
 from portal.auth import queries
 from tests.conftest import make_fresh_tenant, mint_token
@@ -116,3 +120,36 @@ def test_the_memory_is_bounded(monkeypatch):
     assert [memory.get((key,), 1) is not None for key in range(5)] == [False, False, True, True,
                                                                        True]
     assert memory.get((4,), 2) is None  # another version: not this answer
+
+
+def test_a_sign_in_stamp_keeps_the_remembered_answers(app, client, reads, superuser):
+    """Every login stamps its membership's last sign-in: not something the check reads, so
+    it must not send every worker back to the rows."""
+    tenant = make_fresh_tenant(app)
+    email = tenant.emails["trader"]
+    token = mint_token(app, email)
+    assert status(client, token).status_code == 200
+    psql(superuser, f"UPDATE memberships SET last_sign_in_at = now() WHERE {MEMBER}",
+         tenant=tenant.id, email=email)
+    assert status(client, token).status_code == 200
+    assert len(reads) == 1
+
+
+def _migration_0008():
+    versions = Path(__file__).resolve().parents[2] / "portal" / "migrations" / "versions"
+    path = versions / "0008_standing_version.py"
+    spec = importlib.util.spec_from_file_location("migration_0008", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_triggers_watch_every_column_the_check_reads():
+    read = {}
+    for with_session in (True, False):
+        for element in visitors.iterate(queries._token_standing_statement(with_session)):
+            if isinstance(element, Column) and isinstance(element.table, Table):
+                read.setdefault(element.table.name, set()).add(element.name)
+    watched = {table: set(columns) for table, columns in _migration_0008().READ_COLUMNS.items()}
+    for table, columns in read.items():
+        assert columns <= watched[table], (table, columns - watched[table])

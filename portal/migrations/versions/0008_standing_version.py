@@ -20,7 +20,15 @@ down_revision = "0007"
 branch_labels = None
 depends_on = None
 
-TABLES = ("tenants", "users", "memberships", "revoked_sessions")
+# The columns the token check reads (portal.auth.queries.read_token_standing), by table: an
+# UPDATE of anything else (a membership's last sign-in, a password hash) leaves every
+# worker's remembered answers standing. Inserts, deletes and truncates always count.
+READ_COLUMNS = {
+    "tenants": ("id", "slug", "name", "plan", "status"),
+    "users": ("id", "email", "display_name", "is_active"),
+    "memberships": ("tenant_id", "user_id", "role", "sessions_valid_after"),
+    "revoked_sessions": ("tenant_id", "session_id"),
+}
 
 
 def upgrade() -> None:
@@ -38,17 +46,17 @@ def upgrade() -> None:
         END $$
     """)
     op.execute("REVOKE ALL ON FUNCTION portal_raise_standing_version() FROM PUBLIC")
-    for table in TABLES:
+    for table, columns in READ_COLUMNS.items():
         op.execute(f"""
             CREATE TRIGGER raise_standing_version
-            AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON {table}
+            AFTER INSERT OR UPDATE OF {", ".join(columns)} OR DELETE OR TRUNCATE ON {table}
             FOR EACH STATEMENT EXECUTE FUNCTION portal_raise_standing_version()
         """)
 
 
 def downgrade() -> None:
     if op.get_bind().dialect.name == "postgresql":
-        for table in TABLES:
+        for table in READ_COLUMNS:
             op.execute(f"DROP TRIGGER raise_standing_version ON {table}")
         op.execute("DROP FUNCTION portal_raise_standing_version()")
     op.execute("DELETE FROM data_versions WHERE name = 'standing'")
