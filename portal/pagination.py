@@ -9,7 +9,6 @@ import base64
 import json
 import uuid
 import weakref
-from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Generic, TypeVar
@@ -19,7 +18,7 @@ from pydantic import BaseModel
 from sqlalchemy import Select, bindparam, tuple_
 
 from portal.errors import InvalidCursor, InvalidInput
-from portal.tenancy import session, tenant_rows
+from portal.tenancy import derived, session, tenant_rows
 from portal.times import as_utc
 
 DEFAULT_LIMIT = 50
@@ -69,8 +68,8 @@ class PageOut(BaseModel, Generic[Item]):
         return cls.__pydantic_generic_metadata__["args"][0]
 
 
-class _Attributes(Mapping):
-    """An object's attributes by name (an ORM object's, say), read as a row's values."""
+class _Attributes:
+    """An object's attributes read by name, as `json_fields` reads a row's values."""
 
     __slots__ = ("_obj",)
 
@@ -78,19 +77,10 @@ class _Attributes(Mapping):
         self._obj = obj
 
     def __getitem__(self, name: str):
-        try:
-            return getattr(self._obj, name)
-        except AttributeError:
-            raise KeyError(name) from None
-
-    def __iter__(self):
-        raise TypeError("read by name only")
-
-    def __len__(self):
-        raise TypeError("read by name only")
+        return getattr(self._obj, name)
 
 
-def row_values(rows: list) -> list[Mapping]:
+def row_values(rows: list) -> list:
     """Each row's values by column name. Plain rows (anything with a `Row`'s `_fields`, all
     from one statement) go through one zip each: reading a SQLAlchemy `Row`'s values as
     attributes costs ten times more, which on a page of fifty rows shows. Anything else (an
@@ -134,28 +124,32 @@ def decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
         raise InvalidCursor()
 
 
-# The paged forms of a statement (with or without a cursor), by the statement: a list's
-# statement built once per shape of its filters gets them, and their cache keys, once.
-_paged: "weakref.WeakKeyDictionary[Select, dict]" = weakref.WeakKeyDictionary()
+# The paged forms of a statement (with or without a cursor), by the statement.
+_paged: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
-def _paged_statement(stmt: Select, model, id_attr: str, after_cursor: bool) -> Select:
-    variants = _paged.get(stmt)
-    if variants is None:
-        variants = _paged[stmt] = {}
+@dataclass(frozen=True)
+class _Paged:
+    statement: Select
+    of_objects: bool  # a select of the model (ORM objects), not of its columns
+
+
+def _paged_statement(stmt: Select, model, id_attr: str, after_cursor: bool) -> _Paged:
+    variants = derived(_paged, stmt, lambda _stmt: {})
     key = (model, id_attr, after_cursor)
     paged = variants.get(key)
     if paged is None:
         id_column = getattr(model, id_attr)
-        paged = stmt
+        ordered = stmt
         if after_cursor:
             # A row-value comparison, so PostgreSQL starts the index range scan at the cursor
             # instead of filtering its way down from the newest row.
-            paged = paged.where(tuple_(model.created_at, id_column) < tuple_(
+            ordered = ordered.where(tuple_(model.created_at, id_column) < tuple_(
                 bindparam("page_after_created_at", type_=model.created_at.type),
                 bindparam("page_after_id", type_=id_column.type)))
-        paged = variants[key] = (paged.order_by(model.created_at.desc(), id_column.desc())
-                                 .limit(bindparam("page_limit")))
+        ordered = (ordered.order_by(model.created_at.desc(), id_column.desc())
+                   .limit(bindparam("page_limit")))
+        paged = variants[key] = _Paged(ordered, len(ordered.column_descriptions) == 1)
     return paged
 
 
@@ -171,11 +165,11 @@ def paginate(stmt: Select, model, limit: int, cursor: str | None, *, id_attr: st
     values = dict(params or {}, page_limit=limit + 1)
     if cursor:
         values["page_after_created_at"], values["page_after_id"] = decode_cursor(cursor)
-    stmt = _paged_statement(stmt, model, id_attr, bool(cursor))
-    if len(stmt.column_descriptions) == 1:  # a select of the model: ORM objects
-        rows = list(session.scalars(stmt, values))
-    else:  # a select of its columns: plain rows, narrowed to the tenant by the session
-        rows = tenant_rows(session, stmt, values)
+    paged = _paged_statement(stmt, model, id_attr, bool(cursor))
+    if paged.of_objects:
+        rows = list(session.scalars(paged.statement, values))
+    else:  # plain rows, no identity map, narrowed to the tenant by the session
+        rows = tenant_rows(session, paged.statement, values)
     next_cursor = None
     if len(rows) > limit:
         rows = rows[:limit]

@@ -76,29 +76,28 @@ TENANT_PARAM = "portal_tenant_id"
 # The tenant filter as one option object for the whole process: the tenant is a bound
 # parameter whose value each execution supplies (below), not a value captured in the
 # criteria, so a statement with the filter added is the same statement for every tenant.
+# (The lambda names TENANT_PARAM's value literally: SQLAlchemy would track a module name
+# inside it as a closure value.)
 _TENANT_FILTER = with_loader_criteria(
     TenantScoped,
     lambda cls: cls.tenant_id == bindparam("portal_tenant_id"),
     include_aliases=True,
 )
-# Statements with the filter added, by the statement they came from: a statement built once
-# (most reads are) gets its filtered twin, and that twin's cache key, once per process.
-_filtered: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
 
 
-def _with_tenant_filter(statement):
-    try:
-        return _filtered[statement]
-    except KeyError:
-        pass
-    except TypeError:  # not weakly referenceable
-        return statement.options(_TENANT_FILTER)
-    filtered = _filtered[statement] = statement.options(_TENANT_FILTER)
-    return filtered
+def derived(memo: weakref.WeakKeyDictionary, statement, build):
+    """`build(statement)`, made once per statement object and kept as long as it lives: a
+    statement built once (the token check's, each list's per shape of its filters) gets its
+    filtered or paged form, and that form's cache key, once per process."""
+    made = memo.get(statement)
+    if made is None:
+        made = memo[statement] = build(statement)
+    return made
 
 
-# Column reads run by `tenant_rows`, narrowed to the tenant, by the statement they came from.
-_narrowed: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+# Statements with the ORM filter added, and column reads narrowed by `tenant_rows`.
+_filtered: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+_narrowed: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 def tenant_rows(db: TenantSession, statement, params: dict) -> list:
@@ -112,9 +111,7 @@ def tenant_rows(db: TenantSession, statement, params: dict) -> list:
     statement is built once per statement, so a statement built once per shape (the list
     pages') costs nothing to narrow; on a page of rows this is a third of the ORM's cost.
     """
-    narrowed = _narrowed.get(statement)
-    if narrowed is None:
-        narrowed = _narrowed[statement] = _narrowed_to_tenant(statement)
+    narrowed = derived(_narrowed, statement, _narrowed_to_tenant)
     return db.connection().execute(narrowed, {**params, TENANT_PARAM: db.tenant_id}).all()
 
 
@@ -151,8 +148,9 @@ def _filter_to_tenant(state):
     # its own session's tenant, whatever statement or cache entry it shares.
     if state.parameters is None:
         state.parameters = {}  # what invoke_statement adds the tenant to
-    return state.invoke_statement(statement=_with_tenant_filter(state.statement),
-                                  params={TENANT_PARAM: tenant_id})
+    filtered = derived(_filtered, state.statement,
+                       lambda statement: statement.options(_TENANT_FILTER))
+    return state.invoke_statement(statement=filtered, params={TENANT_PARAM: tenant_id})
 
 
 @event.listens_for(TenantSession, "before_flush")

@@ -144,10 +144,6 @@ class RememberedStandings:
                 self._answers.pop(next(iter(self._answers)))
             self._answers[key] = (version, standing)
 
-    def clear(self) -> None:
-        with self._lock:
-            self._answers.clear()
-
 
 remembered_standings = RememberedStandings()
 
