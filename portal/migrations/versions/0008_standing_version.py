@@ -1,10 +1,11 @@
 """A version of everything the token check reads, raised by the database itself.
 
-`data_versions['standing']` goes up, in the same transaction, with every change to tenants,
-users, memberships and revoked sessions: a demotion, a removal, a suspension, a deactivation,
-a logout. A worker may then keep the token check's answer for a sign-in and reuse it while
-the version has not moved, which one primary-key read tells (portal.auth.queries). Triggers,
-not application code, raise it, so a change made by any process, a command or psql counts.
+`data_versions['standing']` goes up, in the same transaction, with every change to what the
+token check reads of tenants, users, memberships and revoked sessions: a demotion, a removal,
+a suspension, a deactivation, a logout. A worker may then keep the token check's answer for
+a sign-in and reuse it while the version has not moved, which one primary-key read tells
+(portal.auth.queries). Triggers, not application code, raise it, so a change made by any
+process, a command or psql counts.
 
 PostgreSQL only: on SQLite, the single-process development database, the token check reads
 the rows every time.
