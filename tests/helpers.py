@@ -132,3 +132,14 @@ def mark_page(page) -> None:
 
 def still_same_page(page) -> bool:
     return page.evaluate("window.__sameDocument === true")
+
+
+def htmx_settled(page) -> None:
+    """Wait until htmx has no request in flight and has finished swapping and settling.
+
+    A person takes longer than that between two fields; a test does not. Once the portal
+    answered a filter in a few milliseconds, a test's next change could land while htmx was
+    still settling the swap (it waits 20 ms before it does), and htmx never sent it."""
+    from playwright.sync_api import expect
+
+    expect(page.locator(".htmx-request, .htmx-swapping, .htmx-settling")).to_have_count(0)

@@ -6,7 +6,7 @@ import uuid
 
 from playwright.sync_api import expect
 
-from tests.helpers import mark_page, still_same_page
+from tests.helpers import htmx_settled, mark_page, still_same_page
 
 
 def raise_alert(api_as, **fields) -> dict:
@@ -83,6 +83,7 @@ def test_a_filter_since_after_until_shows_its_error_beside_the_field_without_a_r
 
     page.fill("#filter-since", "2024-05-03")
     expect(page).to_have_url(re.compile(r"/alerts\?since=2024-05-03$"))
+    htmx_settled(page)
     page.fill("#filter-until", "2024-05-02")
     error = page.locator("[data-testid=alert-filters] [data-testid=error-until]")
     expect(error).to_be_visible()

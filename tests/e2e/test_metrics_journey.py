@@ -6,6 +6,7 @@ import re
 from playwright.sync_api import expect
 
 from tests.e2e.conftest import sign_in
+from tests.helpers import htmx_settled
 
 
 def test_switching_the_window_redraws_only_the_trading_block(page, live_server, login):
@@ -24,6 +25,7 @@ def test_switching_the_window_redraws_only_the_trading_block(page, live_server, 
     # htmx pushes the URL after the swap settles; wait for it rather than racing it.
     expect(page).to_have_url(re.compile(r"[?&]window=7d"))
     assert page.evaluate("document.getElementById('portfolio').dataset.kept") == "yes"
+    htmx_settled(page)
 
     page.select_option("#window", "all")
     expect(trading).to_have_attribute("data-window", "all")
