@@ -24,7 +24,9 @@ from sqlalchemy import (
 )
 from sqlalchemy import exc as sqlalchemy_exc
 from sqlalchemy.engine import Engine
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import DeclarativeBase, Mapped, declared_attr, mapped_column
+from sqlalchemy.sql.functions import FunctionElement
 from sqlalchemy.types import TypeDecorator
 
 NAMING_CONVENTION = {
@@ -77,7 +79,12 @@ def _aware_utc(value: datetime | None) -> datetime | None:
 
 
 class Money(TypeDecorator):
-    """Exact decimals: NUMERIC on PostgreSQL, text on SQLite (whose NUMERIC is a float)."""
+    """Exact decimals: NUMERIC on PostgreSQL, text on SQLite (whose NUMERIC is a float).
+
+    Read back as plain decimals, without the padding zeros of the storage scale (100, 1.5,
+    never 100.0000000000 nor 1E+2): PostgreSQL trims them itself (`trim_scale`, added to
+    every Money column a statement selects or returns), SQLite's text is trimmed here.
+    """
 
     impl = Numeric(28, 10)
     cache_ok = True
@@ -96,11 +103,33 @@ class Money(TypeDecorator):
     def process_result_value(self, value, dialect):
         return _plain_or_none(value)
 
+    def column_expression(self, column):
+        return _TrimScale(column)
+
     def result_processor(self, dialect, coltype):
-        # As UTCDateTime's: one call per value when the driver returns decimals as they are.
-        if self.impl_instance.result_processor(dialect, coltype) is None:
-            return _plain_or_none
-        return super().result_processor(dialect, coltype)
+        if dialect.name == "postgresql":
+            # Trimmed by the server (column_expression): psycopg's Decimal is already plain,
+            # which spares a list page a Python call and three Decimal operations per value.
+            return None
+        return _plain_or_none
+
+
+class _TrimScale(FunctionElement):
+    """`trim_scale(x)` on PostgreSQL, `x` itself elsewhere; typed Money."""
+
+    name = "trim_scale"
+    inherit_cache = True
+    type = Money()
+
+
+@compiles(_TrimScale)
+def _as_stored(element, compiler, **kw):
+    return compiler.process(element.clauses, **kw)
+
+
+@compiles(_TrimScale, "postgresql")
+def _trimmed(element, compiler, **kw):
+    return f"trim_scale({compiler.process(element.clauses, **kw)})"
 
 
 def _plain_or_none(value) -> Decimal | None:
@@ -201,10 +230,18 @@ def make_engine(url: str, *, pooler: str = "none", connect_timeout: int | None =
     _ping_after_idle(engine)
 
     @event.listens_for(engine, "connect")
-    def _decode_json_with_orjson(dbapi_connection, _record) -> None:
+    def _session_defaults(dbapi_connection, _record) -> None:
         # jsonb columns (alert tags, audit details) are decoded for every row of a page;
         # orjson does it several times faster than the json module, to the same values.
         psycopg.types.json.set_json_loads(orjson.loads, dbapi_connection)
+        # Times are UTC throughout the portal, so the session's time zone is too, whatever
+        # the server's default (Debian's is 'Etc/UTC'). Named exactly 'UTC', psycopg hands
+        # back timestamps in datetime.UTC itself, which UTCDateTime passes on as they are;
+        # under any other name each of a page's timestamps is converted in Python. A SET
+        # outside a transaction is session state that PgBouncer keeps for this client
+        # (TimeZone is one of the parameters it tracks), even in transaction pooling.
+        dbapi_connection.execute("SET TIME ZONE 'UTC'")  # pooler-safe: PgBouncer tracks it
+        dbapi_connection.commit()
 
     return engine
 
