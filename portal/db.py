@@ -151,8 +151,10 @@ STORAGE_PLACES = Decimal("1e-10")
 def decimal_string(value: Decimal) -> str:
     """Exact decimal text for JSON and pages: at most the storage scale (10 places), plain
     digits (never 1E+3), no padding zeros."""
-    if value.is_finite():
+    text = str(value)  # plain digits, unless an exponent is due (1E+3, 1E-7) or not finite
+    if "E" in text and value.is_finite():
         text = format(value, "f")
+    if text[-1].isdigit():  # finite
         point = text.find(".")
         if point < 0:
             return text
