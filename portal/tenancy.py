@@ -204,6 +204,23 @@ def _set_transaction_setting(connection, name: str, value: str) -> None:
                        {"name": name, "value": value})
 
 
+def pipelined_scalar(db: Session, sql: str, params: tuple):
+    """One value of `sql` (plain SQL with %s placeholders), read on the session's transaction
+    in the round trip that carries its BEGIN and tenant setting (_set_transaction_setting),
+    straight through the driver: for a small read on every request (the token check's
+    standing version), SQLAlchemy's statement machinery costs more than the read. A driver
+    error is raised as SQLAlchemy raises any statement's (so an outage is still a 503)."""
+    connection = db.connection()
+    driver = connection.connection.driver_connection
+    try:
+        row = driver.execute(sql, params).fetchone()
+    except psycopg.Error as exc:
+        _close_open_pipeline(connection, suppress_errors=True)
+        raise DBAPIError.instance(sql, params, exc, psycopg.Error,
+                                  connection_invalidated=driver.broken) from exc
+    return None if row is None else row[0]
+
+
 def _close_open_pipeline(connection, *, suppress_errors: bool = False) -> None:
     """Leave pipeline mode, sending what waits in it and reading every answer; an error of
     any of those statements is raised here (SQLAlchemy wraps it like the statement's own).

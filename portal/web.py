@@ -23,6 +23,7 @@ from flask import (
     request,
 )
 from flask.json.provider import DefaultJSONProvider
+from flask.sessions import SecureCookieSessionInterface
 from jinja2_fragments.flask import render_block
 from pydantic import BaseModel, ValidationError
 from sqlalchemy.exc import SQLAlchemyError
@@ -62,6 +63,17 @@ ERROR_CODES = {
 
 def is_api_request() -> bool:
     return request.path.startswith("/api/") or request.path == "/api"
+
+
+class PageSessions(SecureCookieSessionInterface):
+    """Flask's signed-cookie session, which only pages use (the notice after placing an
+    order, `flash`). The JSON API never reads or writes one, so an API request gets the null
+    session instead of a signing serializer built and a cookie checked on every call."""
+
+    def open_session(self, app, request):
+        if request.path.startswith("/api/") or request.path == "/api":
+            return self.make_null_session(app)
+        return super().open_session(app, request)
 
 
 def is_htmx() -> bool:
@@ -239,6 +251,7 @@ def register_errorhandlers(app: Flask) -> None:
 
 def init_app(app: Flask) -> None:
     app.json = OrjsonProvider(app)
+    app.session_interface = PageSessions()
     from portal import formats
 
     formats.register(app)

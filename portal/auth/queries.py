@@ -8,8 +8,7 @@ from sqlalchemy import and_, bindparam, literal, select
 
 from portal.auth.models import Membership, RevokedSession, Tenant, User
 from portal.auth.schemas import normalise_email
-from portal.market.models import DataVersion
-from portal.tenancy import unscoped_session
+from portal.tenancy import pipelined_scalar, unscoped_session
 
 
 @dataclass(frozen=True)
@@ -111,7 +110,7 @@ def _token_standing_statement(with_session: bool):
 
 
 STANDING = "standing"  # data_versions: raised by the database with every change (0008)
-_standing_version = select(DataVersion.version).where(DataVersion.name == STANDING)
+_STANDING_VERSION = "SELECT version FROM data_versions WHERE name = %s"
 
 
 class RememberedStandings:
@@ -161,7 +160,7 @@ def token_standing(db, user_id: uuid.UUID, session_id: str | None) -> TokenStand
     connection = db.connection()
     if connection.dialect.name != "postgresql":
         return read_token_standing(db, user_id, session_id)
-    version = connection.execute(_standing_version).scalar()
+    version = pipelined_scalar(db, _STANDING_VERSION, (STANDING,))
     if version is None:  # a schema before 0008: nothing raises a version to trust
         return read_token_standing(db, user_id, session_id)
     key = (connection.engine.url, db.tenant_id, user_id, session_id)

@@ -14,15 +14,23 @@ import pytest
 from sqlalchemy import event
 
 from portal import tenancy
+from portal.auth import queries as auth_queries
+from portal.tenancy import pipelined_scalar
 from tests.conftest import backend
 
 
 @contextmanager
 def counted(app):
+    """Statements SQLAlchemy sends, and the reads that travel with the tenant setting
+    straight through the driver (tenancy.pipelined_scalar: the standing version)."""
     seen = {"statements": [], "transactions": 0}
 
     def statement(_conn, _cursor, sql, *_args):
         seen["statements"].append(sql)
+
+    def pipelined(db, sql, params):
+        seen["statements"].append(sql)
+        return pipelined_scalar(db, sql, params)
 
     def begin(_conn):
         seen["transactions"] += 1
@@ -31,9 +39,11 @@ def counted(app):
         engine = tenancy.get_engine()
     event.listen(engine, "before_cursor_execute", statement)
     event.listen(engine, "begin", begin)
+    auth_queries.pipelined_scalar = pipelined
     try:
         yield seen
     finally:
+        auth_queries.pipelined_scalar = pipelined_scalar
         event.remove(engine, "before_cursor_execute", statement)
         event.remove(engine, "begin", begin)
 
@@ -64,3 +74,17 @@ def test_a_revoked_sign_in_is_still_refused_by_the_one_statement(app, api_as, cl
     # The logout moved the standing version (PostgreSQL): read, then the full check.
     assert len(seen["statements"]) == (2 if backend() == "postgresql" else 1)
     assert "revoked_sessions" in seen["statements"][-1]
+
+
+@pytest.mark.parametrize(("path", "opened"), [
+    ("/api/alerts", False), ("/api", False), ("/alerts", True), ("/login", True),
+    ("/apiary", True),
+])
+def test_only_pages_open_the_cookie_session(app, path, opened):
+    """Scripts carry a token: their requests skip Flask's signed-cookie session (a signing
+    serializer built and a cookie checked per call), which only pages' notices use."""
+    from flask import request
+
+    with app.test_request_context(path):
+        session = app.session_interface.open_session(app, request)
+        assert app.session_interface.is_null_session(session) is not opened
