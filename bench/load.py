@@ -22,7 +22,9 @@ is the median of its rounds: a slow stretch of a shared host then falls on every
 alike, so the ratios compare like with like.
 Then cold correlation (50 symbols x 1,260 returns, a tenant's first request, so no result
 is cached for it) and risk (a 50-position portfolio) are timed one request at a time, and
-each worker's peak RSS is read. It prints figures and asserts nothing.
+each worker's peak RSS is read. Besides the workers' CPU per request, each run reports what
+PostgreSQL's and Redis's processes spent per request (the whole host's, so nothing else
+should run beside it). It prints figures and asserts nothing.
 """
 
 import argparse
@@ -379,6 +381,22 @@ end
 """
 
 
+def service_cpu_seconds() -> dict[str, float]:
+    """User + system CPU so far of every PostgreSQL and Redis process on this host: what the
+    requests cost the services behind the servers (their share is not in the workers')."""
+    used = {"postgres": 0, "redis": 0}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError, IndexError, ValueError):
+            text = stat.read_text()
+            name = text[text.index("(") + 1:text.rindex(")")]
+            kind = ("postgres" if name.startswith(("postgres", "postmaster"))
+                    else "redis" if name.startswith("redis") else None)
+            if kind is not None:
+                fields = text.rsplit(")", 1)[1].split()
+                used[kind] += int(fields[11]) + int(fields[12])
+    return {kind: ticks / os.sysconf("SC_CLK_TCK") for kind, ticks in used.items()}
+
+
 @dataclass(frozen=True)
 class Run:
     rps: float
@@ -387,6 +405,8 @@ class Run:
     errors: int
     requests: int
     cpu_ms: float = 0.0  # the workers' CPU per request
+    postgres_ms: float = 0.0  # PostgreSQL's CPU per request (every backend of the host)
+    redis_ms: float = 0.0  # Redis's CPU per request
 
     @property
     def ms_per_request(self) -> float:
@@ -411,16 +431,21 @@ def measure(server: Server, path: str, script: Path, size: Size) -> Run:
 
 
 def timed_run(server: Server, path: str, script: Path, seconds: int) -> Run:
-    cpu = server.cpu_seconds()
+    cpu, services = server.cpu_seconds(), service_cpu_seconds()
     run = wrk(server.url + path, script, seconds)
-    return replace(run, cpu_ms=(server.cpu_seconds() - cpu) * 1000 / max(run.requests, 1))
+    per_request = 1000 / max(run.requests, 1)
+    after = service_cpu_seconds()
+    return replace(run, cpu_ms=(server.cpu_seconds() - cpu) * per_request,
+                   postgres_ms=(after["postgres"] - services["postgres"]) * per_request,
+                   redis_ms=(after["redis"] - services["redis"]) * per_request)
 
 
 def report(server: Server, path: str, run: Run, rounds: list[Run] | None = None) -> Run:
     each = (" (rounds: " + ", ".join(f"{r.rps:.0f}" for r in rounds) + " req/s)"
             if rounds else "")
     print(f"  {server.name:<28} {path:<12} {run.rps:8.0f} req/s  p50 {run.p50_ms:6.1f} ms"
-          f"  p99 {run.p99_ms:6.1f} ms  cpu {run.cpu_ms:5.2f} ms/req  errors {run.errors}"
+          f"  p99 {run.p99_ms:6.1f} ms  cpu {run.cpu_ms:5.2f} ms/req (postgres"
+          f" {run.postgres_ms:4.2f}, redis {run.redis_ms:4.2f})  errors {run.errors}"
           f"{each}", flush=True)
     return run
 
@@ -448,6 +473,8 @@ def measure_in_turns(servers: list[Server], path: str, script: Path,
             p99_ms=statistics.median(r.p99_ms for r in rounds),
             errors=sum(r.errors for r in rounds), requests=requests,
             cpu_ms=sum(r.cpu_ms * r.requests for r in rounds) / max(requests, 1),
+            postgres_ms=sum(r.postgres_ms * r.requests for r in rounds) / max(requests, 1),
+            redis_ms=sum(r.redis_ms * r.requests for r in rounds) / max(requests, 1),
         ), rounds)
     return results
 
@@ -589,15 +616,17 @@ def main(argv: list[str] | None = None) -> None:
 
         print("\nSummary (phase B)")
         print("| endpoint | server | req/s | p50 ms | p99 ms | x baseline time/request "
-              "| CPU ms/request | x baseline CPU |")
-        print("|---|---|---:|---:|---:|---:|---:|---:|")
+              "| CPU ms/request | x baseline CPU | PostgreSQL CPU ms/request "
+              "| Redis CPU ms/request |")
+        print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|")
         for path in ENDPOINTS:
             base = phase_b[(baseline.name, path)]
             for server in (baseline, portal, bypass, pooled):
                 run = phase_b[(server.name, path)]
                 print(f"| `{path}` | {server.name} | {run.rps:.0f} | {run.p50_ms:.1f} | "
                       f"{run.p99_ms:.1f} | {ratio(run, base):.2f} | {run.cpu_ms:.2f} | "
-                      f"{run.cpu_ms / base.cpu_ms:.2f} |")
+                      f"{run.cpu_ms / base.cpu_ms:.2f} | {run.postgres_ms:.2f} | "
+                      f"{run.redis_ms:.2f} |")
         for path in ENDPOINTS:
             rls = ratio(phase_b[(portal.name, path)], phase_b[(bypass.name, path)])
             change = ratio(phase_b[(portal.name, path)], phase_a[path])
