@@ -154,13 +154,14 @@ def _paged_statement(stmt: Select, model, id_attr: str, after_cursor: bool) -> _
 
 
 def paginate(stmt: Select, model, limit: int, cursor: str | None, *, id_attr: str = "id",
-             params: dict | None = None) -> Page:
+             params: dict | None = None, final: bool = False) -> Page:
     """Run `stmt` (a select of `model`, or of its columns) one page at a time, newest first.
 
     `id_attr` names the column that breaks ties between equal `created_at` values (a
     membership's is its `user_id`). `params` are the values of `stmt`'s own bound
     parameters: a statement built once per shape of its filters (see alerts.queries) is
     paged, compiled and cached once, which on a list endpoint costs more than the query.
+    `final=True`: the request reads nothing more (tenancy.tenant_rows), for plain rows.
     """
     values = dict(params or {}, page_limit=limit + 1)
     if cursor:
@@ -169,7 +170,7 @@ def paginate(stmt: Select, model, limit: int, cursor: str | None, *, id_attr: st
     if paged.of_objects:
         rows = list(session.scalars(paged.statement, values))
     else:  # plain rows, no identity map, narrowed to the tenant by the session
-        rows = tenant_rows(session, paged.statement, values)
+        rows = tenant_rows(session, paged.statement, values, final=final)
     next_cursor = None
     if len(rows) > limit:
         rows = rows[:limit]

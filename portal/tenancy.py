@@ -100,7 +100,7 @@ _filtered: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 _narrowed: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
-def tenant_rows(db: TenantSession, statement, params: dict) -> list:
+def tenant_rows(db: TenantSession, statement, params: dict, *, final: bool = False) -> list:
     """Plain rows of `statement`, a select of one tenant-scoped table's columns, narrowed
     here to `db`'s tenant: the tenant filter without the ORM's per-statement machinery.
 
@@ -110,9 +110,24 @@ def tenant_rows(db: TenantSession, statement, params: dict) -> list:
     subquery) is refused: only the ORM filter knows how to narrow those. The narrowed
     statement is built once per statement, so a statement built once per shape (the list
     pages') costs nothing to narrow; on a page of rows this is a third of the ORM's cost.
+
+    `final=True` says the request reads nothing more in this transaction (a JSON list): on
+    PostgreSQL its ROLLBACK then travels in the read's own round trip, when the transaction's
+    pipeline is still open, instead of costing one more at the end of the request. The
+    session's transaction is over afterwards; a later statement would begin a new one, with
+    its own tenant setting, as after any commit.
     """
     narrowed = derived(_narrowed, statement, _narrowed_to_tenant)
-    return db.connection().execute(narrowed, {**params, TENANT_PARAM: db.tenant_id}).all()
+    connection = db.connection()
+    if final:
+        connection.info[_END_WITH_NEXT] = True
+    try:
+        rows = connection.execute(narrowed, {**params, TENANT_PARAM: db.tenant_id}).all()
+    finally:
+        connection.info.pop(_END_WITH_NEXT, None)
+    if final:
+        db.rollback()  # already ended on the server: psycopg finds it idle and sends nothing
+    return rows
 
 
 def _narrowed_to_tenant(statement):
@@ -174,6 +189,8 @@ SET_CONFIG = "SELECT set_config(%s, %s, true)"
 # The psycopg pipeline a transaction's settings wait in (see _set_transaction_setting), kept
 # in the pooled connection's info until the transaction's first statement is sent.
 _OPEN_PIPELINE = "portal.open_pipeline"
+# Set by tenant_rows(final=True): the next statement ends the transaction, ROLLBACK and all.
+_END_WITH_NEXT = "portal.end_with_next"
 
 
 def _set_transaction_setting(connection, name: str, value: str) -> None:
@@ -241,6 +258,10 @@ def _close_open_pipeline(connection, *, suppress_errors: bool = False) -> None:
 def _send_open_pipeline(connection, _cursor, _statement, _parameters, _context, _many) -> None:
     # Called inside SQLAlchemy's error handling of the statement, so a lost connection here
     # is reported as that statement's (a 503), and its result is read only after this.
+    if connection.info.pop(_END_WITH_NEXT, False) and _OPEN_PIPELINE in connection.info:
+        # Queued behind the statement: if the statement fails, the pipeline skips it and the
+        # session's usual rollback ends the transaction.
+        connection.connection.driver_connection.execute("ROLLBACK", prepare=False)
     _close_open_pipeline(connection)
 
 
@@ -263,6 +284,27 @@ def _send_before_pool_reset(_dbapi_connection, record, _reset_state) -> None:
 def _send_before_rollback(connection) -> None:
     # A transaction that ran no statement; the rollback that follows settles the rest.
     _close_open_pipeline(connection, suppress_errors=True)
+    _roll_back_keeping_prepared(connection)
+
+
+def _roll_back_keeping_prepared(connection) -> None:
+    """End a sound transaction (no error in it) with a ROLLBACK sent as a statement.
+
+    psycopg's own rollback() forgets every statement it prepared on the server and restarts
+    their counts, because a failed transaction may have lost one. Every request ends with a
+    rollback, so its statements never reached the five runs after which psycopg prepares
+    them, and PostgreSQL parsed and planned each of them on every request. Prepared
+    statements outlive a rollback (they are not transactional), so after a sound transaction
+    there is nothing to forget; psycopg's rollback() then finds the connection idle and sends
+    nothing. A transaction in error still goes through psycopg's rollback(), and so does one
+    this cannot reach (its error is then SQLAlchemy's to report)."""
+    if connection.invalidated or connection.closed:
+        return
+    driver = connection.connection.driver_connection
+    if (isinstance(driver, psycopg.Connection)
+            and driver.info.transaction_status == psycopg.pq.TransactionStatus.INTRANS):
+        with suppress(psycopg.Error):
+            driver.execute("ROLLBACK", prepare=False)
 
 
 @event.listens_for(TenantSession, "after_begin")

@@ -39,10 +39,12 @@ def _statement(names: frozenset[str], acknowledged: bool | None) -> Select:
     return within_bound(stmt, Alert.created_at, names)
 
 
-def list_alerts(filters: AlertFilters, limit: int, cursor: str | None) -> Page:
-    """One page of matching alerts, newest first."""
+def list_alerts(filters: AlertFilters, limit: int, cursor: str | None, *,
+                final: bool = False) -> Page:
+    """One page of matching alerts, newest first. `final`: the request reads nothing more
+    (pagination.paginate)."""
     stmt, params = _filtered(filters)
-    return paginate(stmt, Alert, limit, cursor, params=params)
+    return paginate(stmt, Alert, limit, cursor, params=params, final=final)
 
 
 def alerts_after(filters: AlertFilters, after: str) -> list:

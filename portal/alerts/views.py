@@ -37,7 +37,7 @@ api = Blueprint("alerts_api", __name__, url_prefix="/api/alerts")
 def list_alerts():
     filters = AlertFilters.from_args(request.args)
     page = queries.list_alerts(
-        filters, parse_limit(request.args.get("limit")), request.args.get("cursor")
+        filters, parse_limit(request.args.get("limit")), request.args.get("cursor"), final=True
     )
     return json_response(AlertPageOut.json(page))
 

@@ -14,11 +14,13 @@ from portal.trades.models import FINISHED_STATUSES, Trade, TradeRow
 from portal.trades.schemas import TradeFilters
 
 
-def _page(filters: TradeFilters, scope: str, limit: int, cursor: str | None) -> Page:
+def _page(filters: TradeFilters, scope: str, limit: int, cursor: str | None,
+          final: bool) -> Page:
     params = {name: value for name in ("symbol", "side", "status")
               if (value := getattr(filters, name))}
     params.update(range_params(filters))
-    page = paginate(_statement(frozenset(params), scope), Trade, limit, cursor, params=params)
+    page = paginate(_statement(frozenset(params), scope), Trade, limit, cursor, params=params,
+                    final=final)
     return Page([TradeRow(row) for row in page.items], page.next_cursor)
 
 
@@ -38,17 +40,20 @@ def _statement(names: frozenset[str], scope: str) -> Select:
     return within_bound(stmt, Trade.created_at, names)
 
 
-def list_trades(filters: TradeFilters, limit: int, cursor: str | None) -> Page:
-    return _page(filters, "all", limit, cursor)
+def list_trades(filters: TradeFilters, limit: int, cursor: str | None, *,
+                final: bool = False) -> Page:
+    return _page(filters, "all", limit, cursor, final)
 
 
-def history(filters: TradeFilters, limit: int, cursor: str | None) -> Page:
+def history(filters: TradeFilters, limit: int, cursor: str | None, *,
+            final: bool = False) -> Page:
     """Finished trades: filled, cancelled or rejected."""
-    return _page(filters, "finished", limit, cursor)
+    return _page(filters, "finished", limit, cursor, final)
 
 
-def pending(filters: TradeFilters, limit: int, cursor: str | None) -> Page:
-    return _page(filters, "pending", limit, cursor)
+def pending(filters: TradeFilters, limit: int, cursor: str | None, *,
+            final: bool = False) -> Page:
+    return _page(filters, "pending", limit, cursor, final)
 
 
 def pending_order_count() -> int:

@@ -43,7 +43,7 @@ def _list_args():
             responses={200: page_of(TradeOut)})
 @require_permission("view_trades")
 def list_trades():
-    return json_response(TradePageOut.json(queries.list_trades(*_list_args())))
+    return json_response(TradePageOut.json(queries.list_trades(*_list_args(), final=True)))
 
 
 @api.get("/history")
@@ -51,7 +51,7 @@ def list_trades():
             paginated=True, responses={200: page_of(TradeOut)})
 @require_permission("view_trades")
 def history():
-    return json_response(TradePageOut.json(queries.history(*_list_args())))
+    return json_response(TradePageOut.json(queries.history(*_list_args(), final=True)))
 
 
 @api.get("/pending")
@@ -59,7 +59,7 @@ def history():
             responses={200: page_of(TradeOut)})
 @require_permission("view_trades")
 def pending():
-    return json_response(TradePageOut.json(queries.pending(*_list_args())))
+    return json_response(TradePageOut.json(queries.pending(*_list_args(), final=True)))
 
 
 @api.get("/<trade_id>")
