@@ -320,7 +320,13 @@ class RedisFigures:
     """Per-tenant figures in Redis, shared by every worker on every host: one hash per
     tenant under `<prefix>:<tenant_id>`. Redis trouble never fails a request: the write is
     skipped, reads fall back to the Prometheus series, a WARNING is logged, and Redis is left
-    alone for RETRY_SECONDS before the next try."""
+    alone for RETRY_SECONDS before the next try.
+
+    A request's figures are sent before its response goes out, on a connection of the
+    thread's own, and Redis's answer is read once the response has gone (`settle`, which the
+    app calls when the response closes, and which the next write or read of this thread calls
+    first in any case): the write reaches Redis before the client has its answer, and the
+    worker does not wait for the round trip in between."""
 
     RETRY_SECONDS = 30.0
 
@@ -332,12 +338,12 @@ class RedisFigures:
                                            socket_connect_timeout=0.5)
         self.prefix = prefix
         self.fallback = fallback
-        self._observe = self.client.register_script(_REDIS_OBSERVE)
+        self._local = threading.local()
         self._retry_at = 0.0
         self._call(lambda: self.client.set(f"{prefix}:since", time.time(), nx=True))
 
-    def _call(self, action):
-        if time.monotonic() < self._retry_at:
+    def _call(self, action, *, even_while_away: bool = False):
+        if not even_while_away and time.monotonic() < self._retry_at:
             return None
         try:
             return action()
@@ -351,10 +357,47 @@ class RedisFigures:
         kind = ("server_errors" if status >= 500
                 else "client_errors" if status >= 400 else "ok")
         bucket = f"le:{bucket_bound(LATENCY_BUCKETS[bucket_index(seconds)])}"
-        self._call(lambda: self._observe(keys=[f"{self.prefix}:{tenant}"],
-                                         args=[kind, repr(seconds), bucket]))
+        self._call(lambda: self._send([f"{self.prefix}:{tenant}"],
+                                      [kind, repr(seconds), bucket]))
+
+    def _send(self, keys: list, args: list) -> None:
+        self.settle()
+        connection = self._connection()
+        try:
+            # The script itself rather than its hash: a Redis that restarted or flushed its
+            # scripts still applies this request's figures at once (it caches the compiled
+            # script by hash either way).
+            connection.send_command("EVAL", _REDIS_OBSERVE, len(keys), *keys, *args)
+        except BaseException:
+            connection.disconnect()
+            raise
+        self._local.unsettled = True
+
+    def settle(self) -> None:
+        """Read Redis's answer to this thread's last figures."""
+        if not getattr(self._local, "unsettled", False):
+            return
+        self._local.unsettled = False
+        self._call(self._read_answer, even_while_away=True)
+
+    def _read_answer(self) -> None:
+        connection = self._connection()
+        try:
+            connection.read_response()
+        except BaseException:
+            connection.disconnect()
+            raise
+
+    def _connection(self):
+        """This thread's own connection (made in this process: never one a fork inherited)."""
+        held = getattr(self._local, "connection", None)
+        if held is None or held[0] != os.getpid():
+            held = self._local.connection = (os.getpid(),
+                                             self.client.connection_pool.make_connection())
+        return held[1]
 
     def figures(self, tenant_id: uuid.UUID) -> RequestFigures:
+        self.settle()
         read = self._call(lambda: (self.client.get(f"{self.prefix}:since"),
                                    self.client.hgetall(f"{self.prefix}:{tenant_id}")))
         if read is None:
@@ -460,6 +503,9 @@ def init_app(app) -> None:
         metrics.observe(method, route, response.status_code, seconds, tenant)
         if tenant != NO_TENANT:
             tenants.observe(tenant, response.status_code, seconds)
+            settle = getattr(tenants, "settle", None)
+            if settle is not None:
+                response.call_on_close(settle)
         return response
 
 

@@ -97,6 +97,27 @@ def test_apps_sharing_redis_read_the_same_figures_and_only_their_own(
     assert keys == {f"{prefix}:since", f"{prefix}:{tenant_a.id}", f"{prefix}:{tenant_b.id}"}
 
 
+def test_figures_sent_without_waiting_still_count_every_request(database, redis_settings):
+    """A request's figures leave before its response and their answer is read afterwards;
+    an answer Redis could not give (its scripts flushed, as after a restart) is made good,
+    and another host reading at once sees every request, whether or not the responses were
+    closed yet."""
+    import redis
+
+    one, two = (build_app(database, **redis_settings) for _ in range(2))
+    token = mint_token(one, "viewer@acme.test")
+    first = one.test_client()
+    for number in range(6):
+        if number == 3:
+            redis.Redis.from_url(live.REDIS_URL).script_flush()
+        response = first.get("/api/status", headers=bearer(token))
+        assert response.status_code == 200
+        # Read by the other app straight away: this app's write is already in Redis.
+        assert figures(two.test_client(), mint_token(two, "trader@acme.test"))["count"] \
+            == 2 * number + 1
+    assert figures(first, mint_token(one, "trader@acme.test"))["count"] == 12
+
+
 def test_without_redis_requests_still_answer_and_figures_come_from_prometheus(
         app, database, caplog):
     closed = live.free_port()  # nothing listens there
