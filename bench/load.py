@@ -1,6 +1,6 @@
 """Load benchmark: the portal against a bare baseline, on PostgreSQL, under wrk.
 
-    .venv/bin/python -m bench.load            # 1,000 tenants, ~2 M rows, 12 s per server
+    .venv/bin/python -m bench.load            # 1,000 tenants, ~2 M rows, 20 s per server
     .venv/bin/python -m bench.load --quick    # 100 tenants, ~40 k rows, 3 s (development)
 
 Needs a PostgreSQL superuser (PORTAL_BENCH_PG_URL, default postgres at 127.0.0.1:5432),
@@ -17,9 +17,10 @@ with generate_series and COPY (not the ORM), then serves it four ways, each with
 wrk drives each at 16 connections for a bounded time, the tokens round-robin over the
 measured tenants. Phase A runs while the other tenants hold 10 rows of each kind, phase B
 after they grew to 1,000 each; the measured tenants hold 1,000 of each kind throughout. In
-phase B the four servers take turns, three rounds each (two with --quick), and each figure
-is the median of its rounds: a slow stretch of a shared host then falls on every server
-alike, so the ratios compare like with like.
+phase B the four servers take turns, five rounds each (two with --quick), and each figure
+is the median of its rounds; a ratio between two servers is the median of the ratios of
+their runs in the same round, run one right after the other, so a slow stretch of a shared
+host falls on both sides of each ratio.
 Then cold correlation (50 symbols x 1,260 returns, a tenant's first request, so no result
 is cached for it) and risk (a 50-position portfolio) are timed one request at a time, and
 each worker's peak RSS is read. Besides the workers' CPU per request, each run reports what
@@ -86,7 +87,7 @@ class Size:
     rounds: int  # phase B: wrk runs per server and endpoint, the servers taking turns
 
 
-FULL = Size(1000, 200, 1000, 10, 1000, 50, 1300, 12, 2, 9, 3)
+FULL = Size(1000, 200, 1000, 10, 1000, 50, 1300, 20, 2, 9, 5)
 QUICK = Size(100, 20, 200, 10, 100, 50, 1300, 3, 1, 5, 2)
 
 
@@ -407,6 +408,7 @@ class Run:
     cpu_ms: float = 0.0  # the workers' CPU per request
     postgres_ms: float = 0.0  # PostgreSQL's CPU per request (every backend of the host)
     redis_ms: float = 0.0  # Redis's CPU per request
+    round_rps: tuple[float, ...] = ()  # phase B: each round's req/s, in the order run
 
     @property
     def ms_per_request(self) -> float:
@@ -475,6 +477,7 @@ def measure_in_turns(servers: list[Server], path: str, script: Path,
             cpu_ms=sum(r.cpu_ms * r.requests for r in rounds) / max(requests, 1),
             postgres_ms=sum(r.postgres_ms * r.requests for r in rounds) / max(requests, 1),
             redis_ms=sum(r.redis_ms * r.requests for r in rounds) / max(requests, 1),
+            round_rps=tuple(r.rps for r in rounds),
         ), rounds)
     return results
 
@@ -514,6 +517,12 @@ def analytics_timings(server: Server, tokens: list[str], size: Size
 
 
 def ratio(run: Run, base: Run) -> float:
+    """`run`'s time per request over `base`'s: paired round by round when both ran in turns
+    (the median of each round's ratio), else from their overall figures."""
+    if run.round_rps and len(run.round_rps) == len(base.round_rps):
+        return statistics.median(
+            theirs / ours if ours else float("inf")
+            for ours, theirs in zip(run.round_rps, base.round_rps, strict=True))
     return run.ms_per_request / base.ms_per_request
 
 
