@@ -66,13 +66,6 @@ class TradeRow:
         return getattr(self.row, name)
 
     @property
-    def _fields(self) -> tuple[str, ...]:
-        return self.row._fields
-
-    def __iter__(self):
-        return iter(self.row)
-
-    @property
     def notional(self) -> Decimal | None:
         return notional(self.row.fill_price, self.row.quantity)
 

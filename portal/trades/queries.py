@@ -19,8 +19,13 @@ def _page(filters: TradeFilters, scope: str, limit: int, cursor: str | None,
     params = {name: value for name in ("symbol", "side", "status")
               if (value := getattr(filters, name))}
     params.update(range_params(filters))
-    page = paginate(_statement(frozenset(params), scope), Trade, limit, cursor, params=params,
+    return paginate(_statement(frozenset(params), scope), Trade, limit, cursor, params=params,
                     final=final)
+
+
+def with_notional(page: Page) -> Page:
+    """The page's trades as rows that also answer `notional`, for the pages' tables (the JSON
+    lists write it from the row's values, TradeOut.json_fields)."""
     return Page([TradeRow(row) for row in page.items], page.next_cursor)
 
 

@@ -99,8 +99,8 @@ def _index(status: int = 200, block: str = "trades", history_cursor: str | None 
     everything = TradeFilters()
     context = {
         "symbols": queries.tradable_symbols(),
-        "pending": queries.pending(everything, 20, pending_cursor),
-        "history": queries.history(everything, 25, history_cursor),
+        "pending": queries.with_notional(queries.pending(everything, 20, pending_cursor)),
+        "history": queries.with_notional(queries.history(everything, 25, history_cursor)),
         "history_cursor": history_cursor,
         "pending_cursor": pending_cursor,
         "form": ORDER_FORM_DEFAULTS,
