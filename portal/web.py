@@ -62,7 +62,11 @@ ERROR_CODES = {
 
 
 def is_api_request() -> bool:
-    return request.path.startswith("/api/") or request.path == "/api"
+    return is_api_path(request.path)
+
+
+def is_api_path(path: str) -> bool:
+    return path.startswith("/api/") or path == "/api"
 
 
 class PageSessions(SecureCookieSessionInterface):
@@ -71,7 +75,7 @@ class PageSessions(SecureCookieSessionInterface):
     session instead of a signing serializer built and a cookie checked on every call."""
 
     def open_session(self, app, request):
-        if request.path.startswith("/api/") or request.path == "/api":
+        if is_api_path(request.path):
             return self.make_null_session(app)
         return super().open_session(app, request)
 
