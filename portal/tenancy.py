@@ -191,24 +191,31 @@ SET_CONFIG = "SELECT set_config(%s, %s, true)"
 _OPEN_PIPELINE = "portal.open_pipeline"
 # Set by tenant_rows(final=True): the next statement ends the transaction, ROLLBACK and all.
 _END_WITH_NEXT = "portal.end_with_next"
+# Set while the driver is in autocommit mode so that the tenancy sends BEGIN itself
+# (_take_over_begin), until the connection is back in the pool.
+_OWN_BEGIN = "portal.own_begin"
 
 
 def _set_transaction_setting(connection, name: str, value: str) -> None:
     """`set_config(name, value, true)`, the first statement of the transaction.
 
-    psycopg sends BEGIN on its own before a transaction's first statement. In pipeline mode
-    the BEGIN and this statement wait, unsent, for the transaction's first real statement
-    (the token check of a request), and all of them travel together when it is sent
-    (`_send_open_pipeline`): one round trip to the server instead of three. The setting is
-    as transaction-local either way, and still precedes every statement of the transaction.
+    In pipeline mode the transaction's BEGIN and this statement wait, unsent, for the
+    transaction's first real statement (the token check of a request), and all of them
+    travel together when it is sent (`_send_open_pipeline`): one round trip to the server
+    instead of three. The BEGIN is the tenancy's own (`_begin_in_pipeline`): psycopg's would
+    wait for its answer first. The setting is as transaction-local either way, and still
+    precedes every statement of the transaction.
     """
     driver = connection.connection.driver_connection
     if isinstance(driver, psycopg.Connection) and psycopg.Pipeline.is_supported():
         try:
             if _OPEN_PIPELINE not in connection.info:
+                own_begin = _take_over_begin(connection, driver)
                 pipeline = driver.pipeline()
                 pipeline.__enter__()
                 connection.info[_OPEN_PIPELINE] = pipeline
+                if own_begin:
+                    driver.execute("BEGIN", prepare=False)
             driver.execute(SET_CONFIG, (name, value))
         except psycopg.Error as exc:
             _close_open_pipeline(connection, suppress_errors=True)
@@ -219,6 +226,42 @@ def _set_transaction_setting(connection, name: str, value: str) -> None:
         return
     connection.execute(text("SELECT set_config(:name, :value, true)"),
                        {"name": name, "value": value})
+
+
+def _take_over_begin(connection, driver: psycopg.Connection) -> bool:
+    """May the tenancy send this transaction's BEGIN itself, queued in the pipeline?
+
+    psycopg begins a transaction before its first statement and, in pipeline mode, waits for
+    the BEGIN's answer before it sends anything else: a round trip of its own on every
+    request. With the driver in autocommit mode psycopg sends no BEGIN, so the tenancy sends
+    one, at the head of the pipeline, and the transaction is exactly what psycopg would have
+    begun. The driver stays in autocommit mode (marked _OWN_BEGIN) until the connection goes
+    back to the pool (`_restore_driver_transactions`), so every transaction the tenancy
+    begins in that time starts with its BEGIN. psycopg's commit() and rollback() end the
+    transaction as before: they look at the server's transaction status, not at autocommit.
+    A connection already in a transaction, or in autocommit mode by SQLAlchemy's choice,
+    is left as it is.
+    """
+    if driver.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
+        return False
+    if not connection.info.get(_OWN_BEGIN):
+        if driver.autocommit:
+            return False
+        driver.autocommit = True  # no round trip: the connection is idle and not pipelined
+        connection.info[_OWN_BEGIN] = True
+    return True
+
+
+@event.listens_for(Pool, "checkin")
+def _restore_driver_transactions(dbapi_connection, record) -> None:
+    # Back in the pool, after its reset: psycopg begins transactions itself again, so no code
+    # outside the tenancy's transactions ever runs in autocommit mode. Should that fail, the
+    # mark stays and the tenancy keeps sending the BEGIN of every transaction it begins.
+    if dbapi_connection is None or not record.info.get(_OWN_BEGIN):
+        return
+    with suppress(psycopg.Error):
+        dbapi_connection.autocommit = False
+        del record.info[_OWN_BEGIN]
 
 
 def pipelined_scalar(db: Session, sql: str, params: tuple):

@@ -7,10 +7,12 @@ statements it prepared (tenancy._roll_back_keeping_prepared), so a worker's repe
 statements are prepared on the server once instead of parsed and planned on every request.
 """
 
+from pathlib import Path
+
 import psycopg
 import pytest
 from flask import g
-from sqlalchemy import text
+from sqlalchemy import event, text
 
 from portal import tenancy
 from portal.alerts.queries import list_alerts
@@ -96,3 +98,77 @@ def test_statements_stay_prepared_across_requests(app, api_as):
         return
     assert any("FROM trades" in statement for statement in prepared), prepared
     assert any("set_config" in statement for statement in prepared), prepared
+
+
+@pytest.fixture
+def round_trips(app, tmp_path):
+    """How many times the portal's connections have sent the server something and waited for
+    its answer: read from libpq's own trace of every protocol message, started on each
+    connection as it leaves the pool. A run of messages from the client that asks for an
+    answer (Sync, Flush) and is followed by the server's is one round trip."""
+    traces = []
+
+    def trace(dbapi_connection, _record, _proxy):
+        handle = (tmp_path / f"trace-{len(traces)}.txt").open("w")
+        traces.append(handle)
+        dbapi_connection.pgconn.trace(handle.fileno())
+        dbapi_connection.pgconn.set_trace_flags(psycopg.pq.Trace.SUPPRESS_TIMESTAMPS)
+
+    with app.app_context():
+        engine = tenancy.get_engine()
+    event.listen(engine, "checkout", trace)
+
+    def count() -> int:
+        trips = 0
+        for handle in traces:
+            handle.flush()
+            asking = False
+            for line in Path(handle.name).read_text().splitlines():
+                fields = line.split("\t")
+                if len(fields) < 3 or fields[0] not in ("F", "B"):
+                    continue  # a statement's text running on over several lines
+                direction, message = fields[0], fields[2]
+                if direction == "F":
+                    asking = asking or message in ("Sync", "Flush")
+                elif asking:
+                    trips, asking = trips + 1, False
+        return trips
+
+    yield count
+    event.remove(engine, "checkout", trace)
+    with app.app_context():
+        engine.dispose()  # the traced connections, whose trace files close below
+    for handle in traces:
+        handle.close()
+
+
+def test_a_warm_json_list_is_two_round_trips(api_as, round_trips):
+    """BEGIN, the tenant setting and the token check's version read go out together, then
+    the page with its ROLLBACK: two round trips. (psycopg on its own waits for a pipelined
+    BEGIN's answer before it sends anything else: one more.)"""
+    client = api_as("trader@acme.test")
+    assert client.get("/api/trades").status_code == 200  # warm: the token check is remembered
+    before = round_trips()
+    response = client.get("/api/trades")
+    assert response.status_code == 200 and response.get_json()["items"]
+    assert round_trips() - before == 2
+
+
+def test_after_a_request_statements_outside_the_tenancy_begin_their_own_transaction(
+        app, api_as, tenant_a):
+    """The tenancy sends its own BEGIN with the driver in autocommit mode; back in the pool
+    the connection begins transactions itself again, so a session with no tenant setting
+    still runs its statements in one transaction that a rollback undoes."""
+    client = api_as("admin@acme.test")
+    with app.app_context():
+        tenancy.get_engine().dispose()  # one pooled connection: the request's, then ours
+    assert client.get("/api/alerts").status_code == 200
+    with app.app_context(), tenancy.get_engine().connect() as connection:
+        driver = connection.connection.driver_connection
+        assert driver.autocommit is False
+        connection.execute(text("CREATE TEMPORARY TABLE autocommit_probe (n int)"))
+        connection.execute(text("INSERT INTO autocommit_probe VALUES (1)"))
+        connection.rollback()
+        exists = connection.execute(
+            text("SELECT to_regclass('pg_temp.autocommit_probe') IS NOT NULL")).scalar()
+    assert exists is False
