@@ -443,8 +443,9 @@ def timed_run(server: Server, path: str, script: Path, seconds: int) -> Run:
 
 
 def report(server: Server, path: str, run: Run, rounds: list[Run] | None = None) -> Run:
-    each = (" (rounds: " + ", ".join(f"{r.rps:.0f}" for r in rounds) + " req/s)"
-            if rounds else "")
+    # Each round's req/s and p99: on a shared host the spread says how far one figure goes.
+    each = (" (rounds: " + ", ".join(f"{r.rps:.0f}" for r in rounds) + " req/s; p99 "
+            + ", ".join(f"{r.p99_ms:.0f}" for r in rounds) + " ms)" if rounds else "")
     print(f"  {server.name:<28} {path:<12} {run.rps:8.0f} req/s  p50 {run.p50_ms:6.1f} ms"
           f"  p99 {run.p99_ms:6.1f} ms  cpu {run.cpu_ms:5.2f} ms/req (postgres"
           f" {run.postgres_ms:4.2f}, redis {run.redis_ms:4.2f})  errors {run.errors}"
