@@ -10,7 +10,7 @@ yourself must be dedicated to the portal, because it is emptied at start so coun
 carry over from an earlier run (it is left in place at exit).
 
 Each worker freezes what it loaded at start (`post_worker_init`), so the garbage collector
-no longer walks it.
+no longer walks it, and runs numpy's linear algebra on one thread (below).
 
 Settings are checked once in the master before any worker starts: a missing secret or a
 malformed database URL stops gunicorn with one line instead of every worker's traceback.
@@ -27,6 +27,15 @@ _created_multiproc_dir = None
 if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
     _created_multiproc_dir = tempfile.mkdtemp(prefix="portal-prometheus-")
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = _created_multiproc_dir
+
+# One BLAS thread per worker: the workers are the parallelism. With OpenBLAS's default of one
+# thread per CPU, every worker's correlation or risk request woke threads that spun on the CPUs
+# the other workers (and PostgreSQL) were using: on the two-CPU development VM, cold 50-symbol
+# Pearson matrices took 8-65 ms from one request to the next, on one thread 9-16 ms (and
+# Kendall 74-167 ms, on one thread 81-94 ms). Set before any worker imports numpy; a value you
+# set yourself is kept.
+for _threads in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_threads, "1")
 
 
 def on_starting(_server) -> None:
