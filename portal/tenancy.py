@@ -202,7 +202,7 @@ def _set_transaction_setting(connection, name: str, value: str) -> None:
     In pipeline mode the transaction's BEGIN and this statement wait, unsent, for the
     transaction's first real statement (the token check of a request), and all of them
     travel together when it is sent (`_send_open_pipeline`): one round trip to the server
-    instead of three. The BEGIN is the tenancy's own (`_begin_in_pipeline`): psycopg's would
+    instead of three. The BEGIN is the tenancy's own (`_take_over_begin`): psycopg's would
     wait for its answer first. The setting is as transaction-local either way, and still
     precedes every statement of the transaction.
     """
@@ -244,24 +244,24 @@ def _take_over_begin(connection, driver: psycopg.Connection) -> bool:
     """
     if driver.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
         return False
-    if not connection.info.get(_OWN_BEGIN):
-        if driver.autocommit:
-            return False
+    if not driver.autocommit:
         driver.autocommit = True  # no round trip: the connection is idle and not pipelined
         connection.info[_OWN_BEGIN] = True
-    return True
+        return True
+    return bool(connection.info.get(_OWN_BEGIN))  # in autocommit by the tenancy's own choice
 
 
 @event.listens_for(Pool, "checkin")
 def _restore_driver_transactions(dbapi_connection, record) -> None:
     # Back in the pool, after its reset: psycopg begins transactions itself again, so no code
-    # outside the tenancy's transactions ever runs in autocommit mode. Should that fail, the
-    # mark stays and the tenancy keeps sending the BEGIN of every transaction it begins.
-    if dbapi_connection is None or not record.info.get(_OWN_BEGIN):
+    # outside the tenancy's transactions ever runs in autocommit mode. A connection that
+    # cannot be switched back is closed rather than handed out again in autocommit mode.
+    if not record.info.pop(_OWN_BEGIN, False) or dbapi_connection is None:
         return
-    with suppress(psycopg.Error):
+    try:
         dbapi_connection.autocommit = False
-        del record.info[_OWN_BEGIN]
+    except psycopg.Error:
+        record.invalidate()
 
 
 def pipelined_scalar(db: Session, sql: str, params: tuple):
