@@ -5,7 +5,11 @@ import os
 import socket
 import subprocess
 import sys
+import time
+import urllib.request
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -203,17 +207,19 @@ def test_the_demo_banner_says_initech_is_suspended(app, database, monkeypatch):
     assert "suspended" not in acme
 
 
-def test_gunicorn_removes_the_prometheus_folder_it_created(database, tmp_path):
-    import time
-    import urllib.request
-
+@contextmanager
+def gunicorn_serving(database, tmp_path, **settings) -> Iterator[subprocess.Popen]:
+    """The portal under gunicorn with its production settings file and one worker, as a
+    fresh environment (no PORTAL_, Prometheus or BLAS settings of the test run's own) plus
+    `settings`, once it answers /health; stopped afterwards."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     environment = {key: value for key, value in os.environ.items()
-                   if key not in {"PROMETHEUS_MULTIPROC_DIR"} and not key.startswith("PORTAL_")}
+                   if not key.startswith(("PORTAL_", "OPENBLAS_", "OMP_", "MKL_"))
+                   and key != "PROMETHEUS_MULTIPROC_DIR"}
     environment.update(TMPDIR=str(tmp_path), PORTAL_DATABASE_URL=database["DATABASE_URL"],
-                       PORTAL_ADMIN_DATABASE_URL=database["ADMIN_DATABASE_URL"])
+                       PORTAL_ADMIN_DATABASE_URL=database["ADMIN_DATABASE_URL"], **settings)
     server = subprocess.Popen(
         [sys.executable, "-m", "gunicorn", "-c", "python:portal.gunicorn_conf", "--workers", "1",
          "--no-control-socket", "--bind", f"127.0.0.1:{port}", "wsgi:app"],
@@ -227,10 +233,15 @@ def test_gunicorn_removes_the_prometheus_folder_it_created(database, tmp_path):
             except OSError:
                 assert server.poll() is None and time.monotonic() < deadline
                 time.sleep(0.2)
-        assert len(list(tmp_path.glob("portal-prometheus-*"))) == 1
+        yield server
     finally:
         server.terminate()
         server.wait(timeout=30)
+
+
+def test_gunicorn_removes_the_prometheus_folder_it_created(database, tmp_path):
+    with gunicorn_serving(database, tmp_path):
+        assert len(list(tmp_path.glob("portal-prometheus-*"))) == 1
     assert list(tmp_path.glob("portal-prometheus-*")) == []
 
 
@@ -238,36 +249,11 @@ def test_gunicorn_workers_run_one_blas_thread_unless_told_otherwise(database, tm
     """Each worker's numpy runs one thread (the workers are the parallelism): OpenBLAS starts
     no helper threads in it, which it would otherwise start at import, one per further CPU.
     An operator's own OPENBLAS_NUM_THREADS is kept."""
-    import time
-    import urllib.request
 
     def worker_threads(**settings) -> int:
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            port = probe.getsockname()[1]
-        environment = {key: value for key, value in os.environ.items()
-                       if not key.startswith(("PORTAL_", "OPENBLAS_", "OMP_", "MKL_"))
-                       and key != "PROMETHEUS_MULTIPROC_DIR"}
-        environment.update(TMPDIR=str(tmp_path), PORTAL_DATABASE_URL=database["DATABASE_URL"],
-                           PORTAL_ADMIN_DATABASE_URL=database["ADMIN_DATABASE_URL"], **settings)
-        server = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "-c", "python:portal.gunicorn_conf", "--workers",
-             "1", "--no-control-socket", "--bind", f"127.0.0.1:{port}", "wsgi:app"],
-            cwd=ROOT, env=environment, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        try:
-            deadline = time.monotonic() + 60
-            while True:
-                try:
-                    with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=5):
-                        break
-                except OSError:
-                    assert server.poll() is None and time.monotonic() < deadline
-                    time.sleep(0.2)
+        with gunicorn_serving(database, tmp_path, **settings) as server:
             (worker,) = Path(f"/proc/{server.pid}/task/{server.pid}/children").read_text().split()
             status = Path(f"/proc/{worker}/status").read_text()
-        finally:
-            server.terminate()
-            server.wait(timeout=30)
         return int(next(line.split()[1] for line in status.splitlines()
                         if line.startswith("Threads:")))
 
